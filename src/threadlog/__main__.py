@@ -1,0 +1,5 @@
+"""`python -m threadlog` runs the command-line interface."""
+
+from threadlog.cli import main
+
+main()

@@ -1,0 +1,398 @@
+"""Logging format strings, compiled into line patterns.
+
+A `logging` format string (``%``, ``{`` or ``$`` style) is read by a small pyparsing grammar
+into literals and fields; `compile_format` turns those into one anchored regular expression
+with a named group per field, which the parser runs in bulk with polars (the Rust regex
+engine), never line by line in Python.
+
+Grammar (one rule per style)::
+
+    percent  := ( "%%" | "%(" name ")" flags? width? ("." precision)? conversion | text )*
+    brace    := ( "{{" | "}}" | "{" name ("!" conv)? (":" spec)? "}" | text )*
+    dollar   := ( "$$" | "${" name "}" | "$" identifier | text )*
+
+oslo.log's context bracket ``[%(request_id)s %(user_identity)s]`` is also accepted in its
+no-context form ``[-]``: oslo writes that whenever a record has no request context.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pyparsing as pp
+
+from threadlog.errors import ThreadlogError
+
+__all__ = [
+    "Field",
+    "Literal",
+    "LinePattern",
+    "compile_format",
+    "column_name",
+    "parse_format",
+    "strftime_regex",
+]
+
+STYLES = ("%", "{", "$")
+
+# ---------------------------------------------------------------------------------------
+# tokens
+
+
+@dataclass(frozen=True)
+class Literal:
+    """Text that appears verbatim in every rendered line."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """One ``LogRecord`` attribute (or custom field) with its formatting spec."""
+
+    name: str
+    align: str | None = None  # "<" left, ">" right, "^" centre, None: no padding
+    width: int | None = None
+    fill: str = " "
+    conversion: str | None = None  # printf / format-spec type letter: d, f, x, s, ...
+
+
+Token = Literal | Field
+
+
+# ---------------------------------------------------------------------------------------
+# the grammar
+
+
+def _percent_grammar() -> pp.ParserElement:
+    name = pp.Regex(r"[^)]+")("name").set_name("field name")
+    flags = pp.Opt(pp.Word("-#0 +"))("flags").set_name("flags")
+    width = pp.Opt(pp.Word(pp.nums))("width").set_name("width")
+    precision = pp.Opt(pp.Suppress(".") + pp.Word(pp.nums))("precision").set_name("precision")
+    conversion = pp.Char("diouxXeEfFgGcrsa")("conversion").set_name("conversion")
+    field_ = (pp.Suppress("%(") + name + pp.Suppress(")") + flags + width + precision + conversion)
+    field_ = field_.set_name("%-field").set_parse_action(_percent_field)
+    escaped = pp.Literal("%%").set_parse_action(lambda: Literal("%")).set_name("%%")
+    text = pp.Regex(r"[^%]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
+    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace()
+
+
+def _percent_field(t: pp.ParseResults) -> Field:
+    flags = t.get("flags") or ""
+    width = int(t["width"]) if t.get("width") else None
+    align = None
+    if width is not None:
+        align = "<" if "-" in flags else ">"
+    return Field(t["name"], align=align, width=width, conversion=t["conversion"])
+
+
+_SPEC = re.compile(
+    r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?#?(?P<zero>0)?(?P<width>\d+)?[,_]?"
+    r"(?:\.\d+)?(?P<type>[bcdeEfFgGnosxX%])?$"
+)
+
+
+def _brace_grammar() -> pp.ParserElement:
+    name = pp.Regex(r"[^{}!:]+")("name").set_name("field name")
+    conv = pp.Opt(pp.Suppress("!") + pp.Char("rsa"))("conv").set_name("conversion")
+    spec = pp.Opt(pp.Suppress(":") + pp.Regex(r"[^{}]*"))("spec").set_name("format spec")
+    field_ = (pp.Suppress("{") + name + conv + spec + pp.Suppress("}")).set_name("{-field")
+    field_ = field_.set_parse_action(_brace_field)
+    escaped = (pp.Literal("{{") | pp.Literal("}}")).set_parse_action(lambda t: Literal(t[0][0]))
+    text = pp.Regex(r"[^{}]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
+    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace()
+
+
+def _brace_field(t: pp.ParseResults) -> Field:
+    spec = t["spec"][0] if t.get("spec") else ""
+    m = _SPEC.match(spec)
+    if m is None:
+        raise pp.ParseFatalException(f"bad format spec {spec!r}")
+    width = int(m["width"]) if m["width"] else None
+    align = m["align"] if width is not None else None
+    if align == "=":
+        align = ">"
+    if width is not None and align is None:
+        align = "natural"  # strings pad right, numbers pad left: decided by the field
+    # zero padding ("{msecs:03.0f}") is part of the digits the number pattern accepts
+    fill = m["fill"] or " "
+    return Field(t["name"], align=align, width=width, fill=fill, conversion=m["type"])
+
+
+def _dollar_grammar() -> pp.ParserElement:
+    ident = pp.Regex(r"[_a-zA-Z][_a-zA-Z0-9]*")
+    braced = (pp.Suppress("${") + ident + pp.Suppress("}")).set_name("${field}")
+    plain = (pp.Suppress("$") + ident).set_name("$field")
+    field_ = (braced | plain).set_parse_action(lambda t: Field(t[0]))
+    escaped = pp.Literal("$$").set_parse_action(lambda: Literal("$"))
+    text = pp.Regex(r"[^$]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
+    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace()
+
+
+_GRAMMARS = {"%": _percent_grammar(), "{": _brace_grammar(), "$": _dollar_grammar()}
+
+
+def parse_format(fmt: str, style: str = "%") -> list[Token]:
+    """Read a logging format string into literals and fields (adjacent literals merged)."""
+    if style not in STYLES:
+        raise ThreadlogError(f"unknown format style {style!r}: use one of % {{ $")
+    try:
+        parsed = _GRAMMARS[style].parse_string(fmt, parse_all=True)
+    except pp.ParseBaseException as exc:
+        raise ThreadlogError(
+            f"cannot read format string {fmt!r} ({style}-style) at column {exc.col}: "
+            "check its fields, or pass --style"
+        ) from None
+    tokens: list[Token] = []
+    for tok in parsed:
+        if isinstance(tok, Literal) and tokens and isinstance(tokens[-1], Literal):
+            tokens[-1] = Literal(tokens[-1].text + tok.text)
+        else:
+            tokens.append(tok)
+    if not any(isinstance(t, Field) for t in tokens):
+        raise ThreadlogError(f"format string {fmt!r} has no fields: is --style right?")
+    return tokens
+
+
+# ---------------------------------------------------------------------------------------
+# value patterns
+
+INT = r"-?\d+"
+FLOAT = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+HEX = r"[0-9a-fA-F]+"
+WORD = r"\S+?"  # lazy: a name stops at the first separator that lets the line match
+LAZY = r".*?"
+LAZY1 = r".+?"
+LEVEL = r"(?:[A-Z][A-Z0-9_]*|Level \d+)"
+
+# What each LogRecord attribute looks like when rendered with %s / {} (its natural form).
+NATURAL = {
+    "created": FLOAT,
+    "relativeCreated": FLOAT,
+    "msecs": FLOAT,
+    "process": INT,
+    "thread": INT,
+    "lineno": INT,
+    "levelno": INT,
+    "levelname": LEVEL,
+    "name": WORD,
+    "module": WORD,
+    "funcName": WORD,
+    "filename": WORD,
+    "pathname": WORD,
+    "processName": LAZY1,
+    "threadName": LAZY1,
+    "taskName": LAZY1,
+    "message": LAZY,
+    # no blank, "]" or ":" (so "[instance: UUID]" is never taken for a request context)
+    "request_id": r"[^\s\]:]+",
+    "user_identity": LAZY,
+    "global_request_id": WORD,
+    # oslo's instance field renders as "[instance: UUID] " or nothing; keep just the UUID
+    "instance": r"(?:\[instance: (?P<instance>[^\]]*)\] )?",
+    # the level word oslo writes into exception-prefix lines (newer ERROR, older TRACE)
+    "exc_level": r"(?:ERROR|TRACE)",
+}
+NUMERIC = {"created", "relativeCreated", "msecs", "process", "thread", "lineno", "levelno"}
+FLOATS = {"created", "relativeCreated", "msecs"}
+INTS = {"process", "thread", "lineno", "levelno"}
+# Fields folded into `ts`, not kept as columns of their own.
+TIME_FIELDS = {"asctime", "msecs", "created"}
+# Fields whose pattern above already holds its own group.
+SELF_GROUPED = {"instance", "exc_level"}
+
+# Record attributes with a fixed column name in the records table.
+CORE_COLUMNS = {
+    "process": "pid",
+    "thread": "thread",
+    "threadName": "thread_name",
+    "levelname": "level",
+    "name": "logger",
+    "request_id": "request_id",
+    "message": "message",
+}
+RESERVED = {
+    "source", "line", "line_end", "ts", "parsed", "thread_uid", "task", "workload",
+    "iteration", "attribution", "generation", "reason",
+}
+
+
+def column_name(attr: str) -> str:
+    """The records-table column for a format field: fixed for core fields, else snake_case."""
+    if attr in CORE_COLUMNS:
+        return CORE_COLUMNS[attr]
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", attr).lower()
+    snake = re.sub(r"\W", "_", snake)
+    if not snake or snake[0].isdigit():
+        snake = "f_" + snake
+    if snake in RESERVED or snake in CORE_COLUMNS.values():
+        snake = "field_" + snake
+    return snake
+
+
+_STRFTIME = {
+    "Y": r"\d{4}", "y": r"\d\d", "m": r"\d\d", "d": r"\d\d", "H": r"\d\d", "I": r"\d\d",
+    "M": r"\d\d", "S": r"\d\d", "f": r"\d{6}", "j": r"\d{3}", "b": r"[A-Za-z]{3}",
+    "h": r"[A-Za-z]{3}", "B": r"[A-Za-z]+", "a": r"[A-Za-z]{3}", "A": r"[A-Za-z]+",
+    "p": r"(?:AM|PM|am|pm)", "z": r"(?:[-+]\d{4})?", "Z": r"[A-Za-z]*", "e": r" ?\d{1,2}",
+    "T": r"\d\d:\d\d:\d\d", "F": r"\d{4}-\d\d-\d\d", "D": r"\d\d/\d\d/\d\d", "%": "%",
+}
+
+
+def strftime_regex(datefmt: str) -> str:
+    """A regex matching what `time.strftime(datefmt)` renders."""
+    out, i = [], 0
+    while i < len(datefmt):
+        ch = datefmt[i]
+        if ch == "%" and i + 1 < len(datefmt):
+            out.append(_STRFTIME.get(datefmt[i + 1], r"\S+?"))
+            i += 2
+        else:
+            out.append(regex_escape(ch))
+            i += 1
+    return "".join(out)
+
+
+def regex_escape(text: str) -> str:
+    """Escape for both Python `re` and Rust `regex`: ASCII punctuation only (not `<`, `>`)."""
+    return "".join("\\" + c if c in r"\.+*?()|[]{}^$#&-~" else c for c in text)
+
+
+# ---------------------------------------------------------------------------------------
+# compiled patterns
+
+
+@dataclass
+class LinePattern:
+    """An anchored regex for one kind of line, and what each named group holds.
+
+    `groups` maps a regex group name to the record attribute it captures; `datefmt` is the
+    strftime format of the `asctime` group (None: logging's default ``%Y-%m-%d %H:%M:%S``
+    followed by ``,mmm``).
+    """
+
+    format: str
+    style: str
+    regex: str
+    groups: dict[str, str] = field(default_factory=dict)
+    datefmt: str | None = None
+    debug_suffix: bool = False
+
+    @property
+    def attributes(self) -> set[str]:
+        return set(self.groups.values())
+
+    @property
+    def has_time(self) -> bool:
+        return bool(self.attributes & {"asctime", "created"})
+
+
+def _value_pattern(f: Field, datefmt: str | None) -> str:
+    if f.name == "asctime":
+        if datefmt is None:
+            return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<asctime_ms>\d{3})"
+        return f"(?P<asctime>{strftime_regex(datefmt)})"
+    conv = f.conversion
+    if conv in ("d", "i", "u"):
+        return INT
+    if conv in ("e", "E", "f", "F", "g", "G", "n"):
+        return FLOAT
+    if conv in ("x", "X"):
+        return HEX
+    if conv == "o":
+        return r"[0-7]+"
+    return NATURAL.get(f.name, LAZY)
+
+
+def _padded(f: Field, pattern: str) -> str:
+    if f.width is None or f.align is None:
+        return pattern
+    pad = "[" + regex_escape(f.fill) + "]*"
+    align = f.align
+    if align == "natural":
+        align = ">" if f.name in NUMERIC or f.conversion in tuple("deEfFgGnxXo") else "<"
+    if align == "<":
+        return pattern + pad
+    if align == ">":
+        return pad + pattern
+    return pad + pattern + pad
+
+
+_OSLO_BRACKET = re.compile(r"\[(?=[^\]]*%\(request_id\)s)[^\]]*\]")
+
+
+def compile_format(
+    fmt: str,
+    style: str = "%",
+    datefmt: str | None = None,
+    debug_suffix: str | None = None,
+    exception_prefix: bool = False,
+) -> LinePattern:
+    """Compile a logging format string into a `LinePattern`.
+
+    `debug_suffix` (oslo's ``logging_debug_format_suffix``) is matched as an optional tail;
+    the parser keeps it only on DEBUG records, as oslo writes it only there.
+    `exception_prefix` compiles an oslo exception prefix: the rest of the line is the text.
+    """
+    if exception_prefix:
+        fmt = fmt + {"%": "%(message)s", "{": "{message}", "$": "${message}"}[style]
+    tokens = parse_format(fmt, style)
+    groups: dict[str, str] = {}
+    parts: list[str] = []
+    bracket = None
+    if style == "%":
+        bracket = _OSLO_BRACKET.search(fmt)
+    for i, tok in enumerate(tokens):
+        if isinstance(tok, Literal):
+            parts.append(regex_escape(tok.text))
+            continue
+        pattern = _value_pattern(tok, datefmt)
+        if tok.name == "message" and i == len(tokens) - 1 and not debug_suffix:
+            pattern = r".*"
+        group = column_name(tok.name) if tok.name not in TIME_FIELDS else tok.name
+        if tok.name == "asctime" or tok.name in SELF_GROUPED:
+            if group in groups:  # a repeated field: match it, capture it once
+                pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
+            else:
+                groups[group] = tok.name
+                if tok.name == "asctime" and datefmt is None:
+                    groups["asctime_ms"] = "asctime_ms"
+            parts.append(_padded(tok, pattern))
+            continue
+        if group in groups:
+            parts.append(_padded(tok, f"(?:{pattern})"))
+            continue
+        groups[group] = tok.name
+        parts.append(_padded(tok, f"(?P<{group}>{pattern})"))
+    regex = "".join(parts)
+    if bracket is not None:
+        regex = _bracket_alternative(regex)
+    if debug_suffix:
+        suffix = compile_format(debug_suffix.rstrip(), style)
+        for g, attr in suffix.groups.items():
+            groups.setdefault(g, attr)
+        suffix_regex = suffix.regex[1:-1]
+        regex = regex + f"(?P<debug_suffix>{suffix_regex})?"
+    return LinePattern(
+        format=fmt, style=style, regex=f"^{regex}$", groups=groups, datefmt=datefmt,
+        debug_suffix=bool(debug_suffix),
+    )
+
+
+def _bracket_alternative(regex: str) -> str:
+    """Let oslo's ``[request_id user_identity]`` bracket also match its no-context ``[-]``."""
+    start = regex.find(r"\[(?P<request_id>")
+    if start < 0:
+        return regex
+    depth, j = 0, start + 2
+    while j < len(regex):  # find the escaped closing bracket at depth 0
+        if regex.startswith(r"\]", j) and depth == 0:
+            break
+        if regex[j] == "\\":
+            j += 2
+            continue
+        depth += {"(": 1, ")": -1}.get(regex[j], 0)
+        j += 1
+    inner = regex[start + 2 : j]
+    return regex[:start] + r"\[(?:-|" + inner + r")\]" + regex[j + 2 :]

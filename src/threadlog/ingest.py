@@ -1,0 +1,162 @@
+"""`threadlog parse` as a library call: logs in, a new store out, a summary back."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from threadlog.errors import ThreadlogError
+from threadlog.grammars import LineGrammar
+from threadlog.parse import RecordBuilder, detect_grammar, iter_records
+from threadlog.reader import CHUNK_BYTES, Source, open_source
+from threadlog.store import StoreWriter, resolve_store
+
+__all__ = ["IngestOptions", "ingest"]
+
+
+@dataclass
+class IngestOptions:
+    """Everything `ingest` needs besides the log paths."""
+
+    grammar: LineGrammar | None = None  # None: detect from the first lines
+    store: str | None = None
+    chunk_bytes: int = CHUNK_BYTES
+    progress: Callable[[int], None] | None = None  # called with bytes read so far
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, Any]:
+    """Parse `paths` (in order) into a new store and return the summary."""
+    options = options or IngestOptions()
+    started = time.perf_counter()
+    if not paths:
+        raise ThreadlogError("no log named; give one or more files, or - for stdin")
+    root = resolve_store(options.store)
+    with tempfile.TemporaryDirectory(prefix="threadlog-stdin-") as spool:
+        sources = [_open(p, Path(spool)) for p in paths]
+        grammar = options.grammar or detect_grammar(sources)
+        with StoreWriter(root) as writer:
+            summary = _write_store(writer, sources, grammar, options)
+            summary["seconds"] = round(time.perf_counter() - started, 3)
+            writer.commit(_meta(sources, grammar, summary))
+    summary["store"] = str(root)
+    return summary
+
+
+def _open(name: str, spool: Path) -> Source:
+    if name != "-":
+        return open_source(name)
+    # stdin is read once into a spool file, so that detection and parsing can both read it
+    target = spool / "stdin.log"
+    with target.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    src = open_source(str(target))
+    return Source("-", src.path, src.size, None, src.gzip)
+
+
+def _write_store(
+    writer: StoreWriter, sources: list[Source], grammar: LineGrammar, options: IngestOptions
+) -> dict[str, Any]:
+    builder = RecordBuilder(grammar)
+    parts: list[Path] = []
+    lates: list[pl.DataFrame] = []
+    for records, late in iter_records(builder, sources, options.chunk_bytes):
+        if records.height:
+            path = writer.part_path()
+            records.write_parquet(path)
+            parts.append(path)
+        if late.height:
+            lates.append(late)
+        if options.progress is not None:
+            options.progress(builder.stats.bytes)
+    stats = builder.stats
+    if stats.lines == 0:
+        names = ", ".join(s.name for s in sources)
+        raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
+    if stats.records == stats.unparsed:
+        raise ThreadlogError(
+            f"{sources[0].name}: no line matches the format {grammar.formats[0]!r}; "
+            "check --format (and --style, --datefmt) against a line of the log"
+            if not grammar.detected
+            else f"{sources[0].name}: no line matches the detected format; pass --format"
+        )
+    records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
+    if lates:
+        records = _merge_late_parts(records, pl.concat(lates))
+    writer.sink_table("records", records)
+    return _summary(writer, sources, grammar, stats)
+
+
+def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame:
+    """Append lines that joined a record after its chunk was written."""
+    extra = (
+        late.sort("line")
+        .group_by("source", "anchor", maintain_order=True)
+        .agg(pl.col("part").str.join("\n").alias("late"), pl.col("line").max().alias("late_end"))
+        .lazy()
+    )
+    return (
+        records.join(extra, left_on=["source", "line"], right_on=["source", "anchor"], how="left",
+                     maintain_order="left")
+        .with_columns(
+            message=pl.when(pl.col("late").is_not_null())
+            .then(pl.col("message") + "\n" + pl.col("late"))
+            .otherwise(pl.col("message")),
+            line_end=pl.max_horizontal("line_end", "late_end"),
+        )
+        .drop("late", "late_end")
+    )
+
+
+def _summary(
+    writer: StoreWriter, sources: list[Source], grammar: LineGrammar, stats: Any
+) -> dict[str, Any]:
+    rec = pl.scan_parquet(writer.path("records"))
+    row = rec.select(
+        records=pl.len(),
+        multiline=(pl.col("line_end") > pl.col("line")).sum(),
+        unparsed=(~pl.col("parsed")).sum(),
+        first_ts=pl.col("ts").min(),
+        last_ts=pl.col("ts").max(),
+        processes=pl.col("pid").drop_nulls().n_unique(),
+        pairs=pl.struct("pid", "thread").filter(pl.col("thread").is_not_null()).n_unique(),
+    ).collect().row(0, named=True)
+    return {
+        "files": [s.name for s in sources],
+        "format": grammar.describe(),
+        "lines": stats.lines,
+        "lines_in_records": stats.lines_in_records,
+        "bytes": stats.bytes,
+        "records": row["records"],
+        "multiline_records": row["multiline"],
+        "unparsed_lines": row["unparsed"],
+        "replaced_lines": stats.replaced_lines,
+        "first_ts": row["first_ts"],
+        "last_ts": row["last_ts"],
+        "processes": row["processes"],
+        "pid_thread_pairs": row["pairs"] if "thread" in grammar.attributes else None,
+    }
+
+
+def _meta(sources: list[Source], grammar: LineGrammar, summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sources": [
+            {
+                "name": s.name,
+                "path": str(s.path.resolve()) if s.path is not None and s.name != "-" else None,
+                "size": s.size,
+                "mtime": s.mtime,
+            }
+            for s in sources
+        ],
+        "format": grammar.describe(),
+        "summary": summary,
+    }

@@ -1,0 +1,328 @@
+"""Lines of log files become the records table: one row per log record.
+
+Every line ends up in exactly one record. A header line (one that matches the format)
+starts a record; an oslo exception-prefix line joins the most recent record of the same pid
+(processes interleave their tracebacks, but one process's handler writes a record and its
+traceback under one lock, so nothing of that pid comes between); any other line continues
+the record above it. Lines before a source's first record become unparsed records.
+
+Chunks are processed one at a time with a little carried state (the last record, each
+pid's last record); lines that join a record from an earlier chunk are "late parts",
+merged into that record when the store is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from threadlog.errors import ThreadlogError
+from threadlog.formats import TIME_FIELDS, column_name
+from threadlog.grammars import PRESETS, LineGrammar
+from threadlog.matching import extract_fields
+from threadlog.reader import LineChunk, Source, read_chunks
+
+__all__ = [
+    "CORE_SCHEMA",
+    "ParseStats",
+    "RecordBuilder",
+    "detect_grammar",
+    "record_schema",
+]
+
+CORE_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "line": pl.Int64(),
+    "line_end": pl.Int64(),
+    "ts": pl.Datetime("us"),
+    "pid": pl.Int64(),
+    "thread": pl.Int64(),
+    "thread_name": pl.String(),
+    "level": pl.String(),
+    "logger": pl.String(),
+    "request_id": pl.String(),
+    "message": pl.String(),
+    "parsed": pl.Boolean(),
+}
+_HEADER, _EXCEPTION, _OTHER = 0, 1, 2
+DETECT_LINES = 2000
+
+
+def record_schema(grammar: LineGrammar) -> dict[str, pl.DataType]:
+    """The records table's columns for a grammar: the core ones, then the format's others."""
+    schema = dict(CORE_SCHEMA)
+    for pattern in grammar.headers:
+        for group, attr in pattern.groups.items():
+            if attr in TIME_FIELDS or attr == "asctime_ms" or group in schema:
+                continue
+            if attr in ("lineno", "levelno", "process", "thread"):
+                schema[group] = pl.Int64()
+            elif attr in ("relativeCreated",):
+                schema[group] = pl.Float64()
+            else:
+                schema[group] = pl.String()
+    return schema
+
+
+@dataclass
+class ParseStats:
+    """Counts for the summary, gathered while the chunks go by."""
+
+    lines: int = 0
+    bytes: int = 0
+    records: int = 0
+    lines_in_records: int = 0
+    unparsed: int = 0
+    replaced_lines: int = 0
+    per_source_lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Carry:
+    """What a source's next chunk needs from the chunks before it."""
+
+    last_anchor: int | None = None
+    pid_last: pl.DataFrame | None = None  # pid -> line of that pid's latest record
+
+
+class RecordBuilder:
+    """Turns the line chunks of one or more sources into record frames."""
+
+    def __init__(self, grammar: LineGrammar):
+        self.grammar = grammar
+        self.schema = record_schema(grammar)
+        self.stats = ParseStats()
+        self._carry = _Carry()
+        self._source = ""
+
+    def start_source(self, source: Source) -> None:
+        self._carry = _Carry()
+        self._source = source.name
+        self.stats.per_source_lines[source.name] = 0
+
+    def feed(self, chunk: LineChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Records that start in this chunk, and late parts of records from earlier ones."""
+        lines = chunk.frame
+        self.stats.lines += lines.height
+        self.stats.bytes += chunk.nbytes
+        self.stats.replaced_lines += chunk.replaced_lines
+        self.stats.per_source_lines[self._source] += lines.height
+        if lines.height == 0:
+            return self._empty(), _empty_late()
+        first_line = int(lines["line"][0])
+        matched = self._match(lines)
+        anchored = self._anchor(matched)
+        records, late = self._assemble(anchored, first_line)
+        self.stats.records += records.height
+        unparsed = int((~records["parsed"]).sum())
+        self.stats.unparsed += unparsed
+        self.stats.lines_in_records += lines.height - unparsed
+        return records, late
+
+    # -- steps -----------------------------------------------------------------------
+
+    def _match(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Classify each line (header / exception / other) and extract header fields."""
+        text = lines["text"]
+        fields: pl.DataFrame | None = None
+        hit_any = pl.Series([False] * lines.height)
+        for pattern in self.grammar.headers:
+            found = extract_fields(text, pattern)
+            hit = found["_hit"] & ~hit_any
+            found = found.drop("_hit")
+            fields = found if fields is None else _coalesce(fields, found, hit)
+            hit_any = hit_any | hit
+        kind = pl.select(
+            pl.when(hit_any).then(pl.lit(_HEADER, pl.Int8)).otherwise(pl.lit(_OTHER, pl.Int8))
+        ).to_series().alias("kind")
+        out = lines.with_columns(kind=kind)
+        assert fields is not None
+        for name in ("pid", "level"):  # the anchoring steps read these even if the format lacks them
+            if name not in fields.columns:
+                fields = fields.with_columns(pl.lit(None, dtype=self.schema[name]).alias(name))
+        fields = fields.with_columns(
+            [pl.when(kind == _HEADER).then(pl.col(c)).otherwise(None).alias(c) for c in fields.columns]
+        )
+        out = out.hstack(fields.select([c for c in fields.columns if c not in out.columns]))
+        exc_pid = pl.Series("exc_pid", [None] * lines.height, dtype=pl.Int64)
+        exc_text = pl.Series("exc_text", [None] * lines.height, dtype=pl.String)
+        for pattern in self.grammar.exceptions:
+            idx = (out["kind"] == _OTHER).arg_true()
+            if idx.len() == 0:
+                break
+            found = extract_fields(text.gather(idx), pattern)
+            hit_idx = idx.filter(found["_hit"])
+            if hit_idx.len() == 0:
+                continue
+            found = found.filter(found["_hit"])
+            kind = out["kind"].scatter(hit_idx, _EXCEPTION)
+            out = out.with_columns(kind=kind)
+            if "pid" in found.columns:
+                exc_pid = exc_pid.scatter(hit_idx, found["pid"])
+            exc_text = exc_text.scatter(hit_idx, found["message"])
+        return out.with_columns(exc_pid=exc_pid, exc_text=exc_text)
+
+    def _anchor(self, m: pl.DataFrame) -> pl.DataFrame:
+        """Give every line the first line of the record it belongs to (``anchor``)."""
+        heads = m.filter(pl.col("kind") == _HEADER).select("line", "pid")
+        exc_anchor = pl.lit(None, dtype=pl.Int64)
+        if (m["kind"] == _EXCEPTION).any():
+            history = heads.filter(pl.col("pid").is_not_null()).select(
+                "pid", pl.col("line").alias("target")
+            )
+            if self._carry.pid_last is not None:
+                history = pl.concat([self._carry.pid_last, history])
+            history = history.with_columns(on=pl.col("target")).sort("on")
+            excs = (
+                m.filter(pl.col("kind") == _EXCEPTION)
+                .select("line", pl.col("exc_pid").alias("pid"))
+                .sort("line")
+                .join_asof(
+                    history, left_on="line", right_on="on", by="pid", strategy="backward",
+                    check_sortedness=False,
+                )
+                .select("line", "target")
+            )
+            m = m.join(excs, on="line", how="left")
+            exc_anchor = pl.col("target")
+        anchor = (
+            pl.when(pl.col("kind") == _HEADER)
+            .then(pl.col("line"))
+            .when(pl.col("kind") == _EXCEPTION)
+            .then(exc_anchor)
+            .otherwise(None)
+        )
+        m = m.with_columns(anchor=anchor)
+        # exception lines whose pid has no record yet continue the record above, like others
+        carried = pl.lit(self._carry.last_anchor, dtype=pl.Int64)
+        m = m.with_columns(pl.col("anchor").forward_fill().fill_null(carried))
+        last = m["anchor"][-1]
+        self._carry.last_anchor = None if last is None else int(last)
+        if heads.height:
+            latest = heads.filter(pl.col("pid").is_not_null()).group_by("pid").agg(
+                pl.col("line").max().alias("target")
+            )
+            if self._carry.pid_last is not None:
+                latest = pl.concat([self._carry.pid_last, latest]).group_by("pid").agg(
+                    pl.col("target").max()
+                )
+            self._carry.pid_last = latest
+        return m
+
+    def _assemble(self, m: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Build the chunk's records, and split off parts of records from earlier chunks."""
+        part_text = (
+            pl.when(pl.col("kind") == _EXCEPTION).then(pl.col("exc_text")).otherwise(pl.col("text"))
+        )
+        parts = m.filter((pl.col("kind") != _HEADER) & pl.col("anchor").is_not_null()).select(
+            "anchor", "line", part_text.alias("part")
+        )
+        inside = parts.filter(pl.col("anchor") >= first_line)
+        late = parts.filter(pl.col("anchor") < first_line)
+        extra = inside.group_by("anchor").agg(
+            pl.col("part").str.join("\n").alias("extra"), pl.col("line").max().alias("extra_end")
+        )
+        heads = (
+            m.filter(pl.col("kind") == _HEADER)
+            .join(extra, left_on="line", right_on="anchor", how="left")
+            .with_columns(
+                message=pl.when(pl.col("extra").is_not_null())
+                .then(pl.col("message") + "\n" + pl.col("extra"))
+                .otherwise(pl.col("message")),
+                line_end=pl.max_horizontal("line", "extra_end"),
+                parsed=pl.lit(True),
+            )
+        )
+        unparsed = m.filter(pl.col("anchor").is_null()).select(
+            "line", pl.col("line").alias("line_end"), pl.col("text").alias("message"),
+            parsed=pl.lit(False),
+        )
+        records = pl.concat([self._shape(heads), self._shape(unparsed)], how="vertical").sort("line")
+        return records, late.select("anchor", "line", "part").with_columns(
+            source=pl.lit(self._source)
+        )
+
+    def _shape(self, frame: pl.DataFrame) -> pl.DataFrame:
+        cols = []
+        for name, dtype in self.schema.items():
+            if name == "source":
+                cols.append(pl.lit(self._source, dtype=pl.String).alias("source"))
+            elif name in frame.columns:
+                cols.append(pl.col(name).cast(dtype))
+            else:
+                cols.append(pl.lit(None, dtype=dtype).alias(name))
+        return frame.select(cols)
+
+    def _empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.schema)
+
+
+def _empty_late() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"anchor": pl.Int64, "line": pl.Int64, "part": pl.String, "source": pl.String}
+    )
+
+
+def _coalesce(old: pl.DataFrame, new: pl.DataFrame, take_new: pl.Series) -> pl.DataFrame:
+    """Merge two header-pattern results: `new` where it matched, else `old`."""
+    cols = []
+    for c in dict.fromkeys([*old.columns, *new.columns]):
+        if c in old.columns and c in new.columns:
+            cols.append(pl.when(take_new).then(new[c]).otherwise(old[c]).alias(c))
+        elif c in new.columns:
+            cols.append(pl.when(take_new).then(new[c]).otherwise(None).alias(c))
+        else:
+            cols.append(pl.col(c))
+    return old.select(cols)
+
+
+def detect_grammar(sources: list[Source]) -> LineGrammar:
+    """Pick the built-in preset that fits the first lines best, or explain that none does."""
+    sample = _sample_lines(sources)
+    if sample.len() == 0:
+        names = ", ".join(s.name for s in sources)
+        raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
+    best: tuple[int, int, str] | None = None
+    for name, grammar in PRESETS.items():
+        hits = sum(int(extract_fields(sample, p)["_hit"].sum()) for p in grammar.headers)
+        if hits == 0:
+            continue
+        score = (hits, len(grammar.attributes), name)
+        if best is None or score[:2] > best[:2]:
+            best = score
+    if best is None:
+        raise ThreadlogError(
+            f"{sources[0].name}: no known log format fits its first lines (presets: "
+            f"{', '.join(PRESETS)}); pass the program's logging format with --format "
+            "'%(asctime)s %(process)d %(thread)d %(levelname)s %(name)s %(message)s' "
+            "or its rally.conf with --rally-conf"
+        )
+    chosen = PRESETS[best[2]]
+    return LineGrammar(chosen.name, chosen.formats, chosen.headers, chosen.exceptions, detected=True)
+
+
+def _sample_lines(sources: list[Source]) -> pl.Series:
+    parts: list[pl.Series] = []
+    for source in sources:
+        if source.path is None:
+            continue  # stdin cannot be read twice; it is sampled by the caller
+        for chunk in read_chunks(source, chunk_bytes=1 << 20):
+            parts.append(chunk.frame["text"].head(DETECT_LINES))
+            break
+        if sum(p.len() for p in parts) >= DETECT_LINES:
+            break
+    if not parts:
+        return pl.Series("text", [], dtype=pl.String)
+    return pl.concat(parts).head(DETECT_LINES)
+
+
+def iter_records(
+    builder: RecordBuilder, sources: list[Source], chunk_bytes: int
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Feed every chunk of every source through `builder`."""
+    for source in sources:
+        builder.start_source(source)
+        for chunk in read_chunks(source, chunk_bytes):
+            yield builder.feed(chunk)

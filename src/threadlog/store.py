@@ -1,0 +1,177 @@
+"""The embedded store: a folder of Parquet tables and a small meta.json.
+
+Layout (``./.threadlog/`` unless ``--store`` or ``THREADLOG_STORE`` says otherwise)::
+
+    records.parquet     one row per log record
+    threads.parquet     one row per logical thread
+    iterations.parquet  one row per Rally iteration
+    meta.json           sources (path, size, mtime), format, counts, versions
+
+A parse writes a new store beside the old one and swaps it in with two renames; the old
+store stays whole until the new one is complete, and a swap interrupted between its two
+renames is undone the next time the store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from threadlog import __version__
+from threadlog.errors import ThreadlogError
+
+__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "StoreWriter", "resolve_store"]
+
+DEFAULT_STORE = ".threadlog"
+SCHEMA_VERSION = 1
+META = "meta.json"
+TABLES = ("records", "threads", "iterations")
+
+
+def resolve_store(store: str | os.PathLike[str] | None) -> Path:
+    """The store folder: the option, else ``THREADLOG_STORE``, else ``./.threadlog``."""
+    return Path(store or os.environ.get("THREADLOG_STORE") or DEFAULT_STORE)
+
+
+def _backup_path(root: Path) -> Path:
+    return root.parent / f".{root.name}.old"
+
+
+def _recover(root: Path) -> None:
+    """Undo a swap that stopped between its two renames."""
+    backup = _backup_path(root)
+    if backup.exists() and not root.exists():
+        backup.rename(root)
+
+
+class StoreWriter:
+    """Writes a complete new store into a temporary folder, then swaps it in."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        _recover(root)
+        if root.exists() and not (root / META).exists():
+            if not root.is_dir() or any(root.iterdir()):
+                raise ThreadlogError(
+                    f"{root} exists and is not a threadlog store; choose another --store"
+                )
+        parent = root.parent if str(root.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=parent))
+        except OSError as exc:
+            raise ThreadlogError(
+                f"cannot write the store beside {root} ({exc.strerror}); "
+                "choose a writable --store"
+            ) from None
+        self._parts = 0
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def part_path(self) -> Path:
+        """A fresh path for an intermediate Parquet file inside the new store."""
+        self._parts += 1
+        (self.tmp / "parts").mkdir(exist_ok=True)
+        return self.tmp / "parts" / f"{self._parts:06d}.parquet"
+
+    def path(self, table: str) -> Path:
+        return self.tmp / f"{table}.parquet"
+
+    def write_table(self, table: str, frame: pl.DataFrame) -> None:
+        _guard_write(lambda: frame.write_parquet(self.path(table)))
+
+    def sink_table(self, table: str, frame: pl.LazyFrame) -> None:
+        _guard_write(lambda: frame.sink_parquet(self.path(table)))
+
+    def commit(self, meta: dict[str, Any]) -> None:
+        """Write meta.json and swap the new store in for the old."""
+        shutil.rmtree(self.tmp / "parts", ignore_errors=True)
+        meta = {"threadlog_version": __version__, "schema_version": SCHEMA_VERSION, **meta}
+        _guard_write(lambda: (self.tmp / META).write_text(json.dumps(meta, indent=2, default=str)))
+        backup = _backup_path(self.root)
+        if backup.exists():
+            shutil.rmtree(backup)
+        if self.root.exists():
+            self.root.rename(backup)
+        self.tmp.rename(self.root)
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _guard_write(write: Any) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise ThreadlogError(
+            f"cannot write the store ({exc.strerror or exc}); free some space or choose "
+            "another --store; the previous store is unchanged"
+        ) from None
+
+
+@dataclass
+class Store:
+    """A store on disk, opened for reading."""
+
+    root: Path
+    meta: dict[str, Any]
+
+    @classmethod
+    def open(cls, store: str | os.PathLike[str] | None) -> Store:
+        root = resolve_store(store)
+        _recover(root)
+        meta_path = root / META
+        if not meta_path.is_file():
+            raise ThreadlogError(f"no threadlog store at {root}; run `threadlog parse LOG` first")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ThreadlogError(
+                f"the store at {root} is unreadable ({exc}); run `threadlog parse LOG` again"
+            ) from None
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise ThreadlogError(
+                f"the store at {root} was written by another threadlog version; "
+                "run `threadlog parse LOG` again"
+            )
+        return cls(root, meta)
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """A lazy view of one table (nothing is read until collected)."""
+        path = self.root / f"{table}.parquet"
+        if not path.is_file():
+            raise ThreadlogError(
+                f"the store at {root_hint(self.root)} has no {table} table; "
+                "run `threadlog parse LOG` again"
+            )
+        return pl.scan_parquet(path)
+
+    def stale_sources(self) -> list[str]:
+        """Sources that changed (or vanished) since they were parsed."""
+        changed = []
+        for src in self.meta.get("sources", []):
+            path = src.get("path")
+            if not path:
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                changed.append(f"{src['name']} (gone)")
+                continue
+            if st.st_size != src.get("size") or abs(st.st_mtime - (src.get("mtime") or 0)) > 1e-3:
+                changed.append(src["name"])
+        return changed
+
+
+def root_hint(root: Path) -> str:
+    return str(root)
