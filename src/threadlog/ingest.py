@@ -15,11 +15,15 @@ import polars as pl
 
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
+from threadlog.markers import Markers, evidence
 from threadlog.parse import RecordBuilder, detect_grammar, iter_records
 from threadlog.reader import CHUNK_BYTES, Source, open_source
+from threadlog.reconstruct import ReconstructOptions, reconstruct
 from threadlog.store import StoreWriter, resolve_store
 
 __all__ = ["IngestOptions", "ingest"]
+
+KEY_COLUMNS = ["source", "line", "pid", "thread", "thread_name", "ts"]
 
 
 @dataclass
@@ -29,6 +33,8 @@ class IngestOptions:
     grammar: LineGrammar | None = None  # None: detect from the first lines
     store: str | None = None
     chunk_bytes: int = CHUNK_BYTES
+    markers: Markers = field(default_factory=Markers)
+    reconstruct: ReconstructOptions = field(default_factory=ReconstructOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -68,11 +74,15 @@ def _write_store(
     builder = RecordBuilder(grammar)
     parts: list[Path] = []
     lates: list[pl.DataFrame] = []
+    keys: list[pl.DataFrame] = []
     for records, late in iter_records(builder, sources, options.chunk_bytes):
         if records.height:
             path = writer.part_path()
             records.write_parquet(path)
             parts.append(path)
+            keys.append(
+                records.select(KEY_COLUMNS).hstack(evidence(records, options.markers))
+            )
         if late.height:
             lates.append(late)
         if options.progress is not None:
@@ -88,11 +98,18 @@ def _write_store(
             if not grammar.detected
             else f"{sources[0].name}: no line matches the detected format; pass --format"
         )
-    records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
+    result = reconstruct(pl.concat(keys), options.reconstruct)
+    del keys
+    records = pl.concat(
+        [pl.concat([pl.scan_parquet(p) for p in parts], how="vertical"), result.records.lazy()],
+        how="horizontal",
+    )
     if lates:
         records = _merge_late_parts(records, pl.concat(lates))
     writer.sink_table("records", records)
-    return _summary(writer, sources, grammar, stats)
+    writer.write_table("threads", result.threads)
+    writer.write_table("iterations", result.iterations)
+    return {**_summary(writer, sources, grammar, stats), **result.summary}
 
 
 def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame:

@@ -1,0 +1,370 @@
+"""Records become logical threads and iterations.
+
+Python recycles a thread's ident the moment the thread exits, and forked workers hand out
+the same idents, so ``(pid, ident)`` names many threads. Each ``(pid, ident)`` key is cut
+into generations, one per real thread, by the evidence a log holds (in this order):
+
+* ``pid_reuse``: a new process under an old pid. Rally and oslo processes announce
+  themselves (``Starting a worker.``, ``Logging enabled!``, ...), the main thread's ident
+  changes, or the pid was silent for longer than ``pid_gap``.
+* ``iteration_start``: Rally runs each iteration in a new thread, so ``ITER: n START`` on a
+  key begins a new thread (and leaves an unclosed previous iteration ``unfinished``) ...
+* ``previous_ended``: ... and the record after its ``END`` belongs to the next thread.
+  Not on a process's main thread: the serial runner runs every iteration there.
+* ``name_change``: ``%(threadName)s`` differs from the key's previous record.
+* ``workload_start`` / ``hook_run``: helper threads (the hook event consumer, hook actions)
+  come and go with workloads and hook triggers; in c07 of the Rally corpus these reuse
+  idents with no marker between them.
+* ``time_gap``: on keys without markers, silence longer than ``gap`` seconds. By default
+  only in logs without iteration markers: in a Rally log the markers and the workload and
+  hook evidence already cut every thread, and a helper thread may wait for seconds (c07's
+  hook event consumer does) without being a new thread.
+
+Everything is done with polars window expressions over the whole table; no row loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from threadlog.markers import END, START
+
+__all__ = ["ReconstructOptions", "Reconstruction", "reconstruct"]
+
+DEFAULT_GAP = 0.2
+DEFAULT_PID_GAP = 3600.0
+REASONS = (
+    "first", "pid_reuse", "iteration_start", "previous_ended", "name_change",
+    "workload_start", "hook_run", "time_gap",
+)
+RECORD_COLUMNS = {
+    "thread_uid": pl.String,
+    "task": pl.String,
+    "workload": pl.Int64,
+    "iteration": pl.Int64,
+    "attribution": pl.String,
+}
+
+
+@dataclass
+class ReconstructOptions:
+    """Thresholds of the time rules, in seconds.
+
+    `gap` None means automatic: `DEFAULT_GAP` in logs without iteration markers, else off.
+    `pid_gap` None turns the pid-silence rule off.
+    """
+
+    gap: float | None = None
+    pid_gap: float | None = DEFAULT_PID_GAP
+
+
+@dataclass
+class Reconstruction:
+    """Per-record columns (in record order), and the threads and iterations tables."""
+
+    records: pl.DataFrame
+    threads: pl.DataFrame
+    iterations: pl.DataFrame
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def _seconds(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.total_microseconds() / 1e6
+
+
+def split_processes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
+    """Add ``inst`` (1-based process instance of the pid) and ``main`` (on its main thread)."""
+    first_of_pid = pl.int_range(pl.len()).over("pid") == 0
+    new_inst = first_of_pid | pl.col("process_start")
+    if opts.pid_gap is not None:
+        silence = _seconds(pl.col("ts") - pl.col("ts").shift(1).over("pid"))
+        new_inst = new_inst | (silence > opts.pid_gap).fill_null(False)
+    # a second MainThread with another ident: the pid now names another process
+    is_main_name = pl.col("thread_name") == "MainThread"
+    prev_main_ident = (
+        pl.when(is_main_name).then(pl.col("thread")).forward_fill().shift(1).over("pid")
+    )
+    new_inst = new_inst | (is_main_name & (pl.col("thread") != prev_main_ident)).fill_null(False)
+    ev = ev.with_columns(new_inst.alias("new_inst"))
+    ev = ev.with_columns(inst=pl.col("new_inst").cast(pl.Int32).cum_sum().over("pid"))
+    main_evidence = pl.col("process_start") | pl.col("main_only") | is_main_name.fill_null(False)
+    main_ident = (
+        pl.when(main_evidence).then(pl.col("ident")).drop_nulls().first().over("pid", "inst")
+    )
+    # without any ident, all of a process's records share one key: treat it as the main one
+    on_main = pl.when(pl.col("ident").is_null()).then(True).otherwise(pl.col("ident") == main_ident)
+    return ev.with_columns(main=on_main.fill_null(False))
+
+
+def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
+    """Add ``generation`` (per pid and ident), ``reason`` and ``thread_uid``."""
+    key = ["pid", "inst", "ident"]
+    proc = ["pid", "inst"]
+    is_start = pl.col("mark") == START
+    is_end = pl.col("mark") == END
+    wl_boundary = (pl.col("running_workload") | pl.col("finished_workload")) & pl.col("main")
+    ev = ev.with_columns(
+        wl_epoch=(wl_boundary.cast(pl.Int32).cum_sum() - wl_boundary.cast(pl.Int32)).over(proc),
+        hook_epoch=(
+            pl.col("hook_trigger").cast(pl.Int32).cum_sum() - pl.col("hook_trigger").cast(pl.Int32)
+        ).over(proc),
+        open_state=pl.when(is_start).then(1).when(is_end).then(0).otherwise(None),
+    )
+    prev = {c: pl.col(c).shift(1).over(key) for c in ("mark", "ts", "thread_name", "wl_epoch", "hook_epoch")}
+    iteration_open = pl.col("open_state").forward_fill().shift(1).over(key).fill_null(0) == 1
+    trigger_key = pl.col("hook_trigger").cast(pl.Int8).cum_max().shift(1).over(key).fill_null(0) == 1
+    first_on_key = pl.int_range(pl.len()).over(key) == 0
+    helper = ~pl.col("main") & ~iteration_open
+    rules = [
+        ("iteration_start", ~pl.col("main") & is_start),
+        ("previous_ended", ~pl.col("main") & (prev["mark"] == END)),
+        ("name_change", pl.col("thread_name") != prev["thread_name"]),
+        ("workload_start", helper & (pl.col("wl_epoch") != prev["wl_epoch"])),
+        (
+            "hook_run",
+            helper & (pl.col("hook_epoch") != prev["hook_epoch"]) & ~trigger_key
+            & ~pl.col("hook_trigger"),
+        ),
+    ]
+    gap = opts.gap
+    if gap is None and not bool((ev["mark"] > 0).any()):
+        gap = DEFAULT_GAP
+    if gap is not None:
+        has_markers = (pl.col("mark") > 0).any().over(key)
+        silence = _seconds(pl.col("ts") - prev["ts"])
+        rules.append(("time_gap", ~pl.col("main") & ~has_markers & (silence > gap)))
+    first_reason = (
+        pl.when(pl.col("inst") > 1).then(pl.lit("pid_reuse"))
+        .when(is_start).then(pl.lit("iteration_start"))
+        .otherwise(pl.lit("first"))
+    )
+    reason = pl.when(first_on_key).then(first_reason)
+    for name, cond in rules:
+        reason = reason.when(cond.fill_null(False)).then(pl.lit(name))
+    ev = ev.with_columns(reason=reason.otherwise(None))
+    ev = ev.with_columns(
+        generation=pl.col("reason").is_not_null().cast(pl.Int32).cum_sum().over("pid", "ident"),
+    )
+    uid = pl.format(
+        "{}/{}#{}",
+        pl.col("pid").cast(pl.String).fill_null("-"),
+        pl.col("ident").fill_null("-"),
+        pl.when(pl.col("ident").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
+    )
+    return ev.with_columns(thread_uid=uid)
+
+
+def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
+    """Workload ordinal of each START (``start_row`` -> ``workload``).
+
+    Iteration numbers restart in every workload: the task process's ``Running workload``
+    messages count the workloads of its current task; without them, the k-th START of
+    iteration n in a task is taken to belong to its k-th workload.
+    """
+    current_task = (
+        pl.when(pl.col("main") & (pl.col("mark") == 0)).then(pl.col("task_ref"))
+        .forward_fill().over("pid", "inst")
+    )
+    events = (
+        ev.with_columns(current_task.alias("cur_task"))
+        .filter(pl.col("running_workload") & pl.col("main") & pl.col("cur_task").is_not_null())
+        .select(pl.col("cur_task").alias("task"), pl.col("row").alias("wl_row"))
+        .with_columns(workload=pl.int_range(1, pl.len() + 1).over("task").cast(pl.Int64))
+        .sort("wl_row")
+    )
+    by_order = starts.with_columns(
+        fallback=pl.int_range(1, pl.len() + 1).over("task", "iteration").cast(pl.Int64)
+    ).sort("start_row")
+    if events.height:
+        by_order = by_order.join_asof(
+            events, left_on="start_row", right_on="wl_row", by="task", strategy="backward",
+            check_sortedness=False,
+        )
+        known = pl.col("task").is_in(events["task"].unique().implode())
+        wl = pl.when(known).then(pl.col("workload")).otherwise(pl.col("fallback"))
+    else:
+        wl = pl.col("fallback")
+    return by_order.select("start_row", wl.alias("workload"))
+
+
+def attribute_by_thread(ev: pl.DataFrame) -> pl.DataFrame:
+    """Records between a START and its END on the same logical thread belong to it."""
+    is_start = pl.col("mark") == START
+    is_end = pl.col("mark") == END
+    ev = ev.with_columns(seg=is_start.cast(pl.Int32).cum_sum().over("thread_uid"))
+    seg = ["thread_uid", "seg"]
+    ends_before = (is_end.cast(pl.Int32).cum_sum() - is_end.cast(pl.Int32)).over(seg)
+    in_iter = (pl.col("seg") > 0) & (ends_before == 0)
+    return ev.with_columns(
+        start_row=pl.when(in_iter).then(pl.col("row").first().over(seg)),
+        attribution=pl.when(in_iter).then(pl.lit("thread")),
+    )
+
+
+def attribute_by_window(ev: pl.DataFrame) -> pl.DataFrame:
+    """Without idents: a record belongs to the only iteration open in its process, if any.
+
+    START/END (and ``Iteration N raised``) records name their iteration: ``marker``. With
+    several iterations open the record is ``ambiguous``. The sum of the open iterations'
+    ids, kept next to their count, names the open one when the count is 1.
+    """
+    proc = ["pid", "inst"]
+    starts = ev.filter(pl.col("mark") == START).select(
+        *proc, pl.col("m_task").alias("task"), pl.col("m_iteration").alias("iteration"),
+        pl.col("row").alias("start_row"), pl.col("row").alias("on"),
+    )
+    ends = (
+        ev.filter(pl.col("mark") == END)
+        .select(*proc, pl.col("m_task").alias("task"), pl.col("m_iteration").alias("iteration"),
+                pl.col("row").alias("end_row"))
+        .sort("end_row")
+        .join_asof(starts.sort("on"), left_on="end_row", right_on="on",
+                   by=[*proc, "task", "iteration"], strategy="backward", check_sortedness=False)
+        .filter(pl.col("start_row").is_not_null())
+        .unique("start_row", keep="first", maintain_order=True)
+        .select("end_row", "start_row")
+    )
+    ev = ev.join(ends.rename({"start_row": "end_of"}), left_on="row", right_on="end_row", how="left",
+                 maintain_order="left")
+    opened = pl.col("mark") == START
+    closed = pl.col("end_of").is_not_null()
+    id_in = pl.when(opened).then(pl.col("row")).otherwise(0)
+    id_out = pl.when(closed).then(pl.col("end_of")).otherwise(0)
+    ev = ev.with_columns(
+        n_open=(opened.cast(pl.Int64).cum_sum() - (closed.cast(pl.Int64).cum_sum() - closed.cast(pl.Int64))).over(proc),
+        id_open=(id_in.cum_sum() - (id_out.cum_sum() - id_out)).over(proc),
+    )
+    # "Iteration N raised ...": the open iteration of that number in the process
+    raised = (
+        ev.filter(pl.col("raised_iteration").is_not_null())
+        .select(*proc, pl.col("raised_iteration").alias("iteration"), pl.col("row").alias("r_row"))
+        .sort("r_row")
+        .join_asof(starts.sort("on"), left_on="r_row", right_on="on", by=[*proc, "iteration"],
+                   strategy="backward", check_sortedness=False)
+        .join(ends, on="start_row", how="left")
+        .filter(pl.col("start_row").is_not_null() & (pl.col("end_row").fill_null(2**62) >= pl.col("r_row")))
+        .select(pl.col("r_row"), pl.col("start_row").alias("named"))
+    )
+    ev = ev.join(raised, left_on="row", right_on="r_row", how="left", maintain_order="left")
+    window_ok = ~pl.col("not_in_iteration") & ~pl.col("main_only")
+    start_row = (
+        pl.when(opened).then(pl.col("row"))
+        .when(closed).then(pl.col("end_of"))
+        .when(pl.col("named").is_not_null()).then(pl.col("named"))
+        .when((pl.col("n_open") == 1) & window_ok).then(pl.col("id_open"))
+    )
+    attribution = (
+        pl.when(opened | closed | pl.col("named").is_not_null()).then(pl.lit("marker"))
+        .when((pl.col("n_open") == 1) & window_ok).then(pl.lit("window"))
+        .when(pl.col("n_open") > 1).then(pl.lit("ambiguous"))
+    )
+    return ev.with_columns(start_row=start_row, attribution=attribution).drop(
+        "end_of", "n_open", "id_open", "named"
+    )
+
+
+def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Reconstruction:
+    """Logical threads and iterations from the evidence table (one row per record).
+
+    `ev` holds ``source, line, pid, thread, thread_name, ts`` and the evidence columns of
+    `threadlog.markers`, in record order.
+    """
+    opts = opts or ReconstructOptions()
+    has_ident = bool(ev["thread"].is_not_null().any() or ev["thread_name"].is_not_null().any())
+    ev = ev.with_row_index("row").with_columns(
+        ident=pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"))
+    )
+    ev = split_processes(ev, opts)
+    ev = split_lifetimes(ev, opts)
+    ev = attribute_by_thread(ev) if has_ident else attribute_by_window(ev)
+    iterations = _iterations(ev)
+    ev = ev.join(
+        iterations.select("start_row", "task", "workload", "iteration"),
+        on="start_row", how="left", maintain_order="left",
+    )
+    records = ev.select(list(RECORD_COLUMNS)).cast(RECORD_COLUMNS)  # type: ignore[arg-type]
+    threads = _threads(ev)
+    iterations = iterations.drop("start_row")
+    return Reconstruction(records, threads, iterations, _summary(threads, iterations))
+
+
+def _iterations(ev: pl.DataFrame) -> pl.DataFrame:
+    starts = ev.filter(pl.col("mark") == START).select(
+        pl.col("row").alias("start_row"), pl.col("m_task").alias("task"),
+        pl.col("m_iteration").alias("iteration"), "source", pl.col("line").alias("first_line"),
+        pl.col("ts").alias("start_ts"), "pid", "thread", "thread_uid",
+    )
+    members = ev.filter(pl.col("start_row").is_not_null())
+    ends = (
+        members.filter(pl.col("mark") == END)
+        .group_by("start_row")
+        .agg(
+            pl.col("line").first().alias("end_line"), pl.col("ts").first().alias("end_ts"),
+            pl.col("m_status").first().alias("m_status"),
+            pl.col("m_error_type").first().alias("error_type"),
+            pl.col("m_error").first().alias("error"),
+        )
+    )
+    counts = members.group_by("start_row").agg(
+        pl.len().alias("records"), pl.col("line").max().alias("max_line")
+    )
+    workloads = _workloads(ev, starts)
+    status = (
+        pl.when(pl.col("m_status").is_null()).then(pl.lit("unfinished"))
+        .when(pl.col("m_status").str.to_lowercase() == "ok").then(pl.lit("ok"))
+        .otherwise(pl.lit("error"))
+    )
+    return (
+        starts.join(ends, on="start_row", how="left")
+        .join(counts, on="start_row", how="left")
+        .join(workloads, on="start_row", how="left")
+        .sort("start_row")
+        .select(
+            "start_row", "task", "workload", "iteration", status.alias("status"),
+            "error_type", "error", "start_ts", "end_ts",
+            _seconds(pl.col("end_ts") - pl.col("start_ts")).alias("duration_s"),
+            "pid", "thread", "thread_uid", pl.col("records").fill_null(1).cast(pl.Int64),
+            "first_line", pl.coalesce("end_line", "max_line").alias("last_line"), "source",
+        )
+    )
+
+
+def _threads(ev: pl.DataFrame) -> pl.DataFrame:
+    one = pl.col("start_row").drop_nulls().n_unique() == 1
+    return (
+        ev.group_by("thread_uid", maintain_order=True)
+        .agg(
+            pl.col("source").first(), pl.col("pid").first(), pl.col("thread").first(),
+            pl.col("thread_name").drop_nulls().first(), pl.col("generation").first(),
+            pl.col("reason").first(), pl.col("ts").min().alias("first_ts"),
+            pl.col("ts").max().alias("last_ts"), pl.col("line").first().alias("first_line"),
+            pl.col("line").last().alias("last_line"), pl.len().alias("records"),
+            pl.when(one).then(pl.col("task").drop_nulls().first()).alias("task"),
+            pl.when(one).then(pl.col("workload").drop_nulls().first()).alias("workload"),
+            pl.when(one).then(pl.col("iteration").drop_nulls().first()).alias("iteration"),
+        )
+        .with_columns(pl.col("records").cast(pl.Int64), pl.col("generation").cast(pl.Int64))
+    )
+
+
+def _summary(threads: pl.DataFrame, iterations: pl.DataFrame) -> dict[str, object]:
+    per_key = threads.filter(pl.col("thread").is_not_null()).group_by("pid", "thread").agg(
+        pl.len().alias("n")
+    )
+    recycled = per_key.filter(pl.col("n") > 1)
+    by_status = {
+        s: int(iterations.filter(pl.col("status") == s).height) for s in ("ok", "error", "unfinished")
+    }
+    return {
+        "logical_threads": threads.height,
+        "recycled_idents": {
+            "count": recycled.height,
+            "most_generations": int(per_key["n"].max() or 0) if per_key.height else 0,
+        },
+        "tasks": iterations["task"].drop_nulls().n_unique(),
+        "workloads": iterations.select(pl.struct("task", "workload").n_unique()).item()
+        if iterations.height else 0,
+        "iterations": {"total": iterations.height, **by_status},
+    }
