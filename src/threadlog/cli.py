@@ -11,14 +11,28 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from threadlog import __version__
 from threadlog.errors import ExitCode, ThreadlogError
 from threadlog.grammars import PRESETS, grammar_from_format, grammar_from_rally_conf, preset
+from threadlog.export import format_of, write_frame, write_trace
 from threadlog.ingest import IngestOptions, ingest
+from threadlog.store import Store
+from threadlog.views import (
+    IterationTimeline,
+    export_table,
+    iteration_stats,
+    list_iterations,
+    list_threads,
+    recycled_idents,
+    select_iteration,
+)
+from threadlog.views import timeline as build_timeline
 
 __all__ = ["app", "main"]
 
@@ -68,7 +82,10 @@ def _root(
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False)
+    con = Console(stderr=True, highlight=False)
+    if not con.is_terminal:
+        con = Console(stderr=True, highlight=False, width=160)
+    return con
 
 
 @app.command()
@@ -187,6 +204,223 @@ def _span(s: dict[str, Any]) -> str:
         return "no timestamps in format"
     first, last = s["first_ts"], s["last_ts"]
     return f"{first} .. {last} ({(last - first).total_seconds():.3f} s)"
+
+
+# -- reading the store ----------------------------------------------------------------------
+
+
+def _open_store(store: str | None) -> Store:
+    opened = Store.open(store)
+    changed = opened.stale_sources()
+    if changed:
+        _err().print(
+            f"[yellow]warning:[/] changed since parsed: {', '.join(changed)}; "
+            "run `threadlog parse` again for current results", soft_wrap=True,
+        )
+    return opened
+
+
+def _out() -> Console:
+    con = Console(highlight=False)
+    if not con.is_terminal:  # piped: do not squeeze tables into 80 columns
+        con = Console(highlight=False, width=200)
+    return con
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _print_frame(frame: pl.DataFrame, columns: list[str], title: str, limit: int) -> None:
+    table = Table(*columns, title=title, title_justify="left")
+    shown = frame if limit <= 0 else frame.head(limit)
+    for row in shown.select(columns).iter_rows():
+        table.add_row(*(_cell(v) for v in row))
+    _out().print(table)
+    if 0 < limit < frame.height:
+        _err().print(f"{frame.height - limit:,} more rows; --limit 0 shows all")
+
+
+LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.")]
+
+
+@app.command()
+def threads(
+    pid: Annotated[int | None, typer.Option("--pid", help="Only this process id.")] = None,
+    recycled: Annotated[bool, typer.Option("--recycled", help="Only idents that stood for more than one thread, with how many.")] = False,
+    limit: LimitOpt = 50,
+    store: StoreOpt = None,
+) -> None:
+    """List the logical threads recovered from the log, or the recycled idents.
+
+    Each thread has a thread_uid (pid/ident#generation) and the reason it began:
+    first, pid_reuse, iteration_start, previous_ended, name_change, workload_start,
+    hook_run or time_gap.
+
+    Example:
+
+        threadlog threads --recycled
+    """
+    opened = _open_store(store)
+    if recycled:
+        frame = recycled_idents(opened, pid)
+        cols = ["pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"]
+        _print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
+        return
+    frame = list_threads(opened, pid)
+    cols = ["thread_uid", "thread_name", "reason", "first_ts", "last_ts", "first_line", "last_line", "records", "iteration"]
+    _print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
+
+
+@app.command()
+def iterations(
+    task: Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")] = None,
+    workload: Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="ok, error or unfinished.")] = None,
+    limit: LimitOpt = 50,
+    store: StoreOpt = None,
+) -> None:
+    """List Rally iterations with status, duration and where they ran.
+
+    The footer sums them up as Rally's own table does: count, ok, failed and the
+    duration's min, median, 90th percentile and max.
+
+    Example:
+
+        threadlog iterations --status error
+    """
+    opened = _open_store(store)
+    frame = list_iterations(opened, task, workload, None, status)
+    cols = ["task", "workload", "iteration", "status", "error_type", "duration_s", "pid", "thread_uid", "first_line", "last_line"]
+    shown = frame.with_columns(pl.col("task").str.slice(0, 8))
+    _print_frame(shown, cols, f"{frame.height:,} iterations", limit)
+    st = iteration_stats(frame)
+    _out().print(
+        f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
+        f"unfinished {st['unfinished']:,}  duration s: min {_cell(st['min'])}  "
+        f"median {_cell(st['median'])}  p90 {_cell(st['p90'])}  max {_cell(st['max'])}"
+    )
+
+
+LEVEL_STYLE = {"ERROR": "bold red", "CRITICAL": "bold red", "WARNING": "yellow", "WARN": "yellow",
+               "INFO": "green", "DEBUG": "dim", "RALLYDEBUG": "dim", "TRACE": "dim"}
+
+
+@app.command()
+def timeline(
+    iteration: Annotated[int, typer.Option("--iteration", "-i", help="Iteration number.")],
+    task: Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")] = None,
+    workload: Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="Only records at this level or above.")] = None,
+    context: Annotated[bool, typer.Option("--context", help="Also list the iterations that overlapped it in its process.")] = False,
+    out: Annotated[str | None, typer.Option("--out", help="Write the timeline to FILE (.csv, .parquet, .json).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Write the timeline to stdout as csv, parquet or json.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Show one iteration line by line, with offsets from its start.
+
+    Reads the store only. When the number matches iterations of several workloads or
+    tasks, it lists them with the flags that pick each.
+
+    Example:
+
+        threadlog timeline --iteration 42 --workload 2 --context
+    """
+    opened = _open_store(store)
+    found = select_iteration(opened, iteration, task, workload)
+    if found.height > 1:
+        table = Table("task", "workload", "status", "start", "pick with", title=f"iteration {iteration} is in {found.height} workloads")
+        for row in found.iter_rows(named=True):
+            table.add_row(row["task"], str(row["workload"]), row["status"], _cell(row["start_ts"]),
+                          f"--task {row['task'][:8]} --workload {row['workload']}")
+        _err().print(table)
+        raise typer.Exit(ExitCode.USER_ERROR)
+    view = build_timeline(opened, found.row(0, named=True), level, context)
+    if out is not None or to is not None:
+        fmt = format_of(out, to)
+        write_frame(view.records.drop("parsed"), out, fmt, force)
+        if out is not None:
+            _err().print(f"wrote {view.records.height:,} records to {out}")
+        return
+    _print_timeline(view)
+
+
+def _print_timeline(view: IterationTimeline) -> None:
+    it = view.iteration
+    con = _out()
+    status = it["status"] + (f": {it['error_type']}: {it['error']}" if it["error_type"] else "")
+    con.print(
+        f"[bold]iteration {it['iteration']}[/]  task {it['task']}  workload {it['workload']}  "
+        f"status {status}", soft_wrap=True,
+    )
+    con.print(
+        f"pid {it['pid']}  ident {_cell(it['thread'])}  thread {it['thread_uid']}  "
+        f"start {_cell(it['start_ts'])}  end {_cell(it['end_ts'])}  duration {_cell(it['duration_s'])} s  "
+        f"records {view.records.height}", soft_wrap=True,
+    )
+    if view.ambiguous:
+        con.print(f"[yellow]{view.ambiguous} records in its span could not be attributed (ambiguous: "
+                  "several iterations open in the process)[/]")
+    for row in view.records.iter_rows(named=True):
+        offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
+        lvl = row["level"] or "-"
+        style = LEVEL_STYLE.get(lvl, "")
+        lines = (row["message"] or "").split("\n")
+        where = f"{Path(row['source']).name}:{row['line']}"
+        tag = "" if row["attribution"] == "thread" else f" ({row['attribution']})"
+        con.print(f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]", soft_wrap=True)
+        for extra in lines[1:]:
+            con.print(f"{'':>10}   {escape(extra)}", soft_wrap=True)
+    if view.context is not None:
+        title = f"{view.context.height} iterations overlapped it in pid {it['pid']}"
+        table = Table("iteration", "workload", "status", "start offset s", "end offset s", "thread_uid", title=title, title_justify="left")
+        for row in view.context.iter_rows(named=True):
+            table.add_row(str(row["iteration"]), str(row["workload"]), row["status"],
+                          _cell(row.get("start_offset_s")), _cell(row.get("end_offset_s")), row["thread_uid"])
+        con.print(table)
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="records, threads, iterations or trace.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output file: .csv or .parquet (.json for trace).")],
+    task: Annotated[str | None, typer.Option("--task", help="Only this task (uuid prefix).")] = None,
+    workload: Annotated[int | None, typer.Option("--workload", help="Only this workload.")] = None,
+    iteration: Annotated[int | None, typer.Option("--iteration", help="Only this iteration number.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only iterations (and their records) with this status.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Write a table of the store, or the whole run as a trace, to a file.
+
+    Parquet keeps types (timestamps, categorical levels); CSV quotes multi-line messages
+    so spreadsheets, polars and DuckDB read them back unchanged. The trace is Chrome
+    Trace Event Format: open it in https://ui.perfetto.dev or chrome://tracing.
+
+    Example:
+
+        threadlog export iterations --out iterations.parquet
+
+        threadlog export trace --out run.json
+    """
+    opened = _open_store(store)
+    if what == "trace":
+        n = write_trace(opened, out, force)
+        _err().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
+        return
+    if what not in ("records", "threads", "iterations"):
+        raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
+    fmt = format_of(out, None)
+    if fmt == "json" and what != "trace":
+        raise ThreadlogError("tables export as .csv or .parquet")
+    frame = export_table(opened, what, task, workload, iteration, status)
+    write_frame(frame, out, fmt, force)
+    _err().print(f"wrote {frame.height:,} {what} rows to {out}")
 
 
 def main() -> None:
