@@ -15,12 +15,13 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from threadlog import __version__
 from threadlog.errors import ExitCode, ThreadlogError
-from threadlog.grammars import PRESETS, grammar_from_format, grammar_from_rally_conf, preset
 from threadlog.export import format_of, write_frame, write_trace
+from threadlog.grammars import PRESETS, grammar_from_format, grammar_from_rally_conf, preset
 from threadlog.ingest import IngestOptions, ingest
 from threadlog.store import Store
 from threadlog.views import (
@@ -44,9 +45,7 @@ class _Commands(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except ThreadlogError as exc:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[bold red]error:[/] {exc}", markup=True
-            )
+            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
 
 
@@ -90,13 +89,21 @@ def _err() -> Console:
 
 @app.command()
 def parse(
-    logs: Annotated[list[str], typer.Argument(help="Log files in order (rotated sets: oldest first); .gz ok; - for stdin.")],
+    logs: Annotated[
+        list[str], typer.Argument(help="Log files in order (rotated sets: oldest first); .gz ok; - for stdin.")
+    ],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="The program's logging format string.")] = None,
     style: Annotated[str, typer.Option("--style", help="Format style: % { or $.")] = "%",
     datefmt: Annotated[str | None, typer.Option("--datefmt", help="strftime format of %(asctime)s.")] = None,
-    exception_prefix: Annotated[str | None, typer.Option("--exception-prefix", help="oslo logging_exception_prefix, for traceback lines.")] = None,
-    rally_conf: Annotated[Path | None, typer.Option("--rally-conf", help="Read the logging formats from this rally.conf.")] = None,
-    preset_name: Annotated[str | None, typer.Option("--preset", help="Use a built-in format by name instead of detecting one.")] = None,
+    exception_prefix: Annotated[
+        str | None, typer.Option("--exception-prefix", help="oslo logging_exception_prefix, for traceback lines.")
+    ] = None,
+    rally_conf: Annotated[
+        Path | None, typer.Option("--rally-conf", help="Read the logging formats from this rally.conf.")
+    ] = None,
+    preset_name: Annotated[
+        str | None, typer.Option("--preset", help="Use a built-in format by name instead of detecting one.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     store: StoreOpt = None,
 ) -> None:
@@ -122,10 +129,8 @@ def parse(
         grammar = preset(preset_name)
     options = IngestOptions(grammar=grammar, store=store)
     err = _err()
-    if err.is_terminal and not as_json:
-        summary = _ingest_with_progress(logs, options, err)
-    else:
-        summary = ingest(logs, options)
+    live = err.is_terminal and not as_json
+    summary = _ingest_with_progress(logs, options, err) if live else ingest(logs, options)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
@@ -147,14 +152,11 @@ def formats() -> None:
 
 
 def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> dict[str, Any]:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
-
     total = 0
     for name in logs:
         p = Path(name)
         total += p.stat().st_size if name != "-" and p.is_file() else 0
-    with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err,
-                  transient=True) as bar:
+    with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("read", total=total or None)
         options.progress = lambda done: bar.update(task, completed=done)
         return ingest(logs, options)
@@ -215,7 +217,8 @@ def _open_store(store: str | None) -> Store:
     if changed:
         _err().print(
             f"[yellow]warning:[/] changed since parsed: {', '.join(changed)}; "
-            "run `threadlog parse` again for current results", soft_wrap=True,
+            "run `threadlog parse` again for current results",
+            soft_wrap=True,
         )
     return opened
 
@@ -251,7 +254,9 @@ LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.
 @app.command()
 def threads(
     pid: Annotated[int | None, typer.Option("--pid", help="Only this process id.")] = None,
-    recycled: Annotated[bool, typer.Option("--recycled", help="Only idents that stood for more than one thread, with how many.")] = False,
+    recycled: Annotated[
+        bool, typer.Option("--recycled", help="Only idents that stood for more than one thread, with how many.")
+    ] = False,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
@@ -272,7 +277,17 @@ def threads(
         _print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
         return
     frame = list_threads(opened, pid)
-    cols = ["thread_uid", "thread_name", "reason", "first_ts", "last_ts", "first_line", "last_line", "records", "iteration"]
+    cols = [
+        "thread_uid",
+        "thread_name",
+        "reason",
+        "first_ts",
+        "last_ts",
+        "first_line",
+        "last_line",
+        "records",
+        "iteration",
+    ]
     _print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
 
 
@@ -295,7 +310,18 @@ def iterations(
     """
     opened = _open_store(store)
     frame = list_iterations(opened, task, workload, None, status)
-    cols = ["task", "workload", "iteration", "status", "error_type", "duration_s", "pid", "thread_uid", "first_line", "last_line"]
+    cols = [
+        "task",
+        "workload",
+        "iteration",
+        "status",
+        "error_type",
+        "duration_s",
+        "pid",
+        "thread_uid",
+        "first_line",
+        "last_line",
+    ]
     shown = frame.with_columns(pl.col("task").str.slice(0, 8))
     _print_frame(shown, cols, f"{frame.height:,} iterations", limit)
     st = iteration_stats(frame)
@@ -306,8 +332,16 @@ def iterations(
     )
 
 
-LEVEL_STYLE = {"ERROR": "bold red", "CRITICAL": "bold red", "WARNING": "yellow", "WARN": "yellow",
-               "INFO": "green", "DEBUG": "dim", "RALLYDEBUG": "dim", "TRACE": "dim"}
+LEVEL_STYLE = {
+    "ERROR": "bold red",
+    "CRITICAL": "bold red",
+    "WARNING": "yellow",
+    "WARN": "yellow",
+    "INFO": "green",
+    "DEBUG": "dim",
+    "RALLYDEBUG": "dim",
+    "TRACE": "dim",
+}
 
 
 @app.command()
@@ -316,9 +350,15 @@ def timeline(
     task: Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")] = None,
     workload: Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")] = None,
     level: Annotated[str | None, typer.Option("--level", help="Only records at this level or above.")] = None,
-    context: Annotated[bool, typer.Option("--context", help="Also list the iterations that overlapped it in its process.")] = False,
-    out: Annotated[str | None, typer.Option("--out", help="Write the timeline to FILE (.csv, .parquet, .json).")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Write the timeline to stdout as csv, parquet or json.")] = None,
+    context: Annotated[
+        bool, typer.Option("--context", help="Also list the iterations that overlapped it in its process.")
+    ] = False,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Write the timeline to FILE (.csv, .parquet, .json).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Write the timeline to stdout as csv, parquet or json.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     store: StoreOpt = None,
 ) -> None:
@@ -334,10 +374,22 @@ def timeline(
     opened = _open_store(store)
     found = select_iteration(opened, iteration, task, workload)
     if found.height > 1:
-        table = Table("task", "workload", "status", "start", "pick with", title=f"iteration {iteration} is in {found.height} workloads")
+        table = Table(
+            "task",
+            "workload",
+            "status",
+            "start",
+            "pick with",
+            title=f"iteration {iteration} is in {found.height} workloads",
+        )
         for row in found.iter_rows(named=True):
-            table.add_row(row["task"], str(row["workload"]), row["status"], _cell(row["start_ts"]),
-                          f"--task {row['task'][:8]} --workload {row['workload']}")
+            table.add_row(
+                row["task"],
+                str(row["workload"]),
+                row["status"],
+                _cell(row["start_ts"]),
+                f"--task {row['task'][:8]} --workload {row['workload']}",
+            )
         _err().print(table)
         raise typer.Exit(ExitCode.USER_ERROR)
     view = build_timeline(opened, found.row(0, named=True), level, context)
@@ -355,17 +407,20 @@ def _print_timeline(view: IterationTimeline) -> None:
     con = _out()
     status = it["status"] + (f": {it['error_type']}: {it['error']}" if it["error_type"] else "")
     con.print(
-        f"[bold]iteration {it['iteration']}[/]  task {it['task']}  workload {it['workload']}  "
-        f"status {status}", soft_wrap=True,
+        f"[bold]iteration {it['iteration']}[/]  task {it['task']}  workload {it['workload']}  status {status}",
+        soft_wrap=True,
     )
     con.print(
         f"pid {it['pid']}  ident {_cell(it['thread'])}  thread {it['thread_uid']}  "
         f"start {_cell(it['start_ts'])}  end {_cell(it['end_ts'])}  duration {_cell(it['duration_s'])} s  "
-        f"records {view.records.height}", soft_wrap=True,
+        f"records {view.records.height}",
+        soft_wrap=True,
     )
     if view.ambiguous:
-        con.print(f"[yellow]{view.ambiguous} records in its span could not be attributed (ambiguous: "
-                  "several iterations open in the process)[/]")
+        con.print(
+            f"[yellow]{view.ambiguous} records in its span could not be attributed (ambiguous: "
+            "several iterations open in the process)[/]"
+        )
     for row in view.records.iter_rows(named=True):
         offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
         lvl = row["level"] or "-"
@@ -373,15 +428,33 @@ def _print_timeline(view: IterationTimeline) -> None:
         lines = (row["message"] or "").split("\n")
         where = f"{Path(row['source']).name}:{row['line']}"
         tag = "" if row["attribution"] == "thread" else f" ({row['attribution']})"
-        con.print(f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]", soft_wrap=True)
+        con.print(
+            f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]",
+            soft_wrap=True,
+        )
         for extra in lines[1:]:
             con.print(f"{'':>10}   {escape(extra)}", soft_wrap=True)
     if view.context is not None:
         title = f"{view.context.height} iterations overlapped it in pid {it['pid']}"
-        table = Table("iteration", "workload", "status", "start offset s", "end offset s", "thread_uid", title=title, title_justify="left")
+        table = Table(
+            "iteration",
+            "workload",
+            "status",
+            "start offset s",
+            "end offset s",
+            "thread_uid",
+            title=title,
+            title_justify="left",
+        )
         for row in view.context.iter_rows(named=True):
-            table.add_row(str(row["iteration"]), str(row["workload"]), row["status"],
-                          _cell(row.get("start_offset_s")), _cell(row.get("end_offset_s")), row["thread_uid"])
+            table.add_row(
+                str(row["iteration"]),
+                str(row["workload"]),
+                row["status"],
+                _cell(row.get("start_offset_s")),
+                _cell(row.get("end_offset_s")),
+                row["thread_uid"],
+            )
         con.print(table)
 
 
@@ -392,7 +465,9 @@ def export(
     task: Annotated[str | None, typer.Option("--task", help="Only this task (uuid prefix).")] = None,
     workload: Annotated[int | None, typer.Option("--workload", help="Only this workload.")] = None,
     iteration: Annotated[int | None, typer.Option("--iteration", help="Only this iteration number.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="Only iterations (and their records) with this status.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only iterations (and their records) with this status.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     store: StoreOpt = None,
 ) -> None:

@@ -48,15 +48,12 @@ def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
 def _writer(frame: pl.DataFrame, fmt: str) -> Callable[[Any], None]:
     if fmt == "parquet":
         typed = frame.with_columns(
-            pl.col(c).cast(pl.Categorical) for c in ("level", "status", "attribution", "reason")
-            if c in frame.columns
+            pl.col(c).cast(pl.Categorical) for c in ("level", "status", "attribution", "reason") if c in frame.columns
         )
-        return lambda target: typed.write_parquet(target)
+        return typed.write_parquet
     if fmt == "csv":
         return lambda target: _for_text(frame).write_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
-    return lambda target: target.write(
-        json.dumps(_for_text(frame).to_dicts(), default=str, indent=1).encode()
-    )
+    return lambda target: target.write(json.dumps(_for_text(frame).to_dicts(), default=str, indent=1).encode())
 
 
 def write_frame(frame: pl.DataFrame, out: str | None, fmt: str, force: bool = False) -> None:
@@ -128,15 +125,23 @@ def chrome_trace(store: Store) -> dict[str, Any]:
     threads = store.scan("threads").collect().with_row_index("tid", offset=1)
     tid_of = dict(zip(threads["thread_uid"].to_list(), threads["tid"].to_list(), strict=True))
     iterations = (
-        store.scan("iterations").filter(pl.col("start_ts").is_not_null())
-        .with_columns(ts_us=pl.col("start_ts").dt.epoch("us"),
-                      end_us=pl.coalesce("end_ts", "start_ts").dt.epoch("us"))
-        .sort("thread_uid", "ts_us").collect()
+        store.scan("iterations")
+        .filter(pl.col("start_ts").is_not_null())
+        .with_columns(ts_us=pl.col("start_ts").dt.epoch("us"), end_us=pl.coalesce("end_ts", "start_ts").dt.epoch("us"))
+        .sort("thread_uid", "ts_us")
+        .collect()
     )
     events: list[dict[str, Any]] = []
     for pid in threads["pid"].unique().sort(nulls_last=True).to_list():
-        events.append({"name": "process_name", "ph": "M", "pid": pid or 0, "tid": 0,
-                       "args": {"name": f"pid {pid}" if pid is not None else "no pid"}})
+        events.append(
+            {
+                "name": "process_name",
+                "ph": "M",
+                "pid": pid or 0,
+                "tid": 0,
+                "args": {"name": f"pid {pid}" if pid is not None else "no pid"},
+            }
+        )
     lane_tids: dict[tuple[str, int], int] = {}
     next_tid = threads.height + 1
     for uid, frame in iterations.group_by("thread_uid", maintain_order=True):
@@ -148,21 +153,47 @@ def chrome_trace(store: Store) -> dict[str, Any]:
                     lane_tids[(uid[0], lane)] = next_tid
                     next_tid += 1
                 tid = lane_tids[(uid[0], lane)]
-            events.append({
-                "name": f"iteration {row['iteration']}", "cat": "iteration", "ph": "X",
-                "ts": row["ts_us"], "dur": max(row["end_us"] - row["ts_us"], 0),
-                "pid": row["pid"] or 0, "tid": tid,
-                "args": {"task": row["task"], "workload": row["workload"], "status": row["status"],
-                         "error": row["error"], "error_type": row["error_type"],
-                         "thread_uid": uid[0], "first_line": row["first_line"]},
-            })
+            events.append(
+                {
+                    "name": f"iteration {row['iteration']}",
+                    "cat": "iteration",
+                    "ph": "X",
+                    "ts": row["ts_us"],
+                    "dur": max(row["end_us"] - row["ts_us"], 0),
+                    "pid": row["pid"] or 0,
+                    "tid": tid,
+                    "args": {
+                        "task": row["task"],
+                        "workload": row["workload"],
+                        "status": row["status"],
+                        "error": row["error"],
+                        "error_type": row["error_type"],
+                        "thread_uid": uid[0],
+                        "first_line": row["first_line"],
+                    },
+                }
+            )
     for row in threads.iter_rows(named=True):
-        events.append({"name": "thread_name", "ph": "M", "pid": row["pid"] or 0, "tid": row["tid"],
-                       "args": {"name": f"{row['thread_uid']} (ident {row['thread']})"}})
+        events.append(
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": row["pid"] or 0,
+                "tid": row["tid"],
+                "args": {"name": f"{row['thread_uid']} (ident {row['thread']})"},
+            }
+        )
     for (uid, lane), tid in lane_tids.items():
         pid = threads.filter(pl.col("thread_uid") == uid)["pid"][0]
-        events.append({"name": "thread_name", "ph": "M", "pid": pid or 0, "tid": tid,
-                       "args": {"name": f"{uid} (overlapping iterations, lane {lane + 1})"}})
+        events.append(
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": pid or 0,
+                "tid": tid,
+                "args": {"name": f"{uid} (overlapping iterations, lane {lane + 1})"},
+            }
+        )
     notable = (
         store.scan("records")
         .filter(pl.col("level").is_in(["ERROR", "CRITICAL", "WARNING", "WARN"]) & pl.col("ts").is_not_null())
@@ -171,13 +202,23 @@ def chrome_trace(store: Store) -> dict[str, Any]:
     )
     for row in notable.iter_rows(named=True):
         first = row["message"].split("\n", 1)[0]
-        events.append({
-            "name": f"{row['level']}: {first[:80]}", "cat": row["level"].lower(), "ph": "i", "s": "t",
-            "ts": row["ts_us"], "pid": row["pid"] or 0, "tid": tid_of.get(row["thread_uid"], 0),
-            "args": {"message": row["message"], "where": f"{row['source']}:{row['line']}"},
-        })
-    return {"traceEvents": events, "displayTimeUnit": "ms",
-            "otherData": {"generator": "threadlog", "sources": [s["name"] for s in store.meta.get("sources", [])]}}
+        events.append(
+            {
+                "name": f"{row['level']}: {first[:80]}",
+                "cat": row["level"].lower(),
+                "ph": "i",
+                "s": "t",
+                "ts": row["ts_us"],
+                "pid": row["pid"] or 0,
+                "tid": tid_of.get(row["thread_uid"], 0),
+                "args": {"message": row["message"], "where": f"{row['source']}:{row['line']}"},
+            }
+        )
+    return {
+        "traceEvents": events,
+        "displayTimeUnit": "ms",
+        "otherData": {"generator": "threadlog", "sources": [s["name"] for s in store.meta.get("sources", [])]},
+    }
 
 
 def write_trace(store: Store, out: str, force: bool = False) -> int:

@@ -26,10 +26,10 @@ from threadlog.errors import ThreadlogError
 
 __all__ = [
     "Field",
-    "Literal",
     "LinePattern",
-    "compile_format",
+    "Literal",
     "column_name",
+    "compile_format",
     "parse_format",
     "strftime_regex",
 ]
@@ -71,7 +71,7 @@ def _percent_grammar() -> pp.ParserElement:
     width = pp.Opt(pp.Word(pp.nums))("width").set_name("width")
     precision = pp.Opt(pp.Suppress(".") + pp.Word(pp.nums))("precision").set_name("precision")
     conversion = pp.Char("diouxXeEfFgGcrsa")("conversion").set_name("conversion")
-    field_ = (pp.Suppress("%(") + name + pp.Suppress(")") + flags + width + precision + conversion)
+    field_ = pp.Suppress("%(") + name + pp.Suppress(")") + flags + width + precision + conversion
     field_ = field_.set_name("%-field").set_parse_action(_percent_field)
     escaped = pp.Literal("%%").set_parse_action(lambda: Literal("%")).set_name("%%")
     text = pp.Regex(r"[^%]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
@@ -141,8 +141,7 @@ def parse_format(fmt: str, style: str = "%") -> list[Token]:
         parsed = _GRAMMARS[style].parse_string(fmt, parse_all=True)
     except pp.ParseBaseException as exc:
         raise ThreadlogError(
-            f"cannot read format string {fmt!r} ({style}-style) at column {exc.col}: "
-            "check its fields, or pass --style"
+            f"cannot read format string {fmt!r} ({style}-style) at column {exc.col}: check its fields, or pass --style"
         ) from None
     tokens: list[Token] = []
     for tok in parsed:
@@ -213,8 +212,18 @@ CORE_COLUMNS = {
     "message": "message",
 }
 RESERVED = {
-    "source", "line", "line_end", "ts", "parsed", "thread_uid", "task", "workload",
-    "iteration", "attribution", "generation", "reason",
+    "source",
+    "line",
+    "line_end",
+    "ts",
+    "parsed",
+    "thread_uid",
+    "task",
+    "workload",
+    "iteration",
+    "attribution",
+    "generation",
+    "reason",
 }
 
 
@@ -232,11 +241,29 @@ def column_name(attr: str) -> str:
 
 
 _STRFTIME = {
-    "Y": r"\d{4}", "y": r"\d\d", "m": r"\d\d", "d": r"\d\d", "H": r"\d\d", "I": r"\d\d",
-    "M": r"\d\d", "S": r"\d\d", "f": r"\d{6}", "j": r"\d{3}", "b": r"[A-Za-z]{3}",
-    "h": r"[A-Za-z]{3}", "B": r"[A-Za-z]+", "a": r"[A-Za-z]{3}", "A": r"[A-Za-z]+",
-    "p": r"(?:AM|PM|am|pm)", "z": r"(?:[-+]\d{4})?", "Z": r"[A-Za-z]*", "e": r" ?\d{1,2}",
-    "T": r"\d\d:\d\d:\d\d", "F": r"\d{4}-\d\d-\d\d", "D": r"\d\d/\d\d/\d\d", "%": "%",
+    "Y": r"\d{4}",
+    "y": r"\d\d",
+    "m": r"\d\d",
+    "d": r"\d\d",
+    "H": r"\d\d",
+    "I": r"\d\d",
+    "M": r"\d\d",
+    "S": r"\d\d",
+    "f": r"\d{6}",
+    "j": r"\d{3}",
+    "b": r"[A-Za-z]{3}",
+    "h": r"[A-Za-z]{3}",
+    "B": r"[A-Za-z]+",
+    "a": r"[A-Za-z]{3}",
+    "A": r"[A-Za-z]+",
+    "p": r"(?:AM|PM|am|pm)",
+    "z": r"(?:[-+]\d{4})?",
+    "Z": r"[A-Za-z]*",
+    "e": r" ?\d{1,2}",
+    "T": r"\d\d:\d\d:\d\d",
+    "F": r"\d{4}-\d\d-\d\d",
+    "D": r"\d\d/\d\d/\d\d",
+    "%": "%",
 }
 
 
@@ -375,7 +402,11 @@ def compile_format(
         suffix_regex = suffix.regex[1:-1]
         regex = regex + f"(?P<debug_suffix>{suffix_regex})?"
     return LinePattern(
-        format=fmt, style=style, regex=f"^{regex}$", groups=groups, datefmt=datefmt,
+        format=fmt,
+        style=style,
+        regex=f"^{regex}$",
+        groups=groups,
+        datefmt=datefmt,
         debug_suffix=bool(debug_suffix),
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from threadlog.errors import ThreadlogError
 from threadlog.formats import LinePattern, compile_format
 
-__all__ = ["LineGrammar", "PRESETS", "grammar_from_format", "grammar_from_rally_conf", "preset"]
+__all__ = ["PRESETS", "LineGrammar", "grammar_from_format", "grammar_from_rally_conf", "preset"]
 
 OSLO_DATEFMT = "%Y-%m-%d %H:%M:%S"
 OSLO_CONTEXT = (
@@ -85,8 +85,7 @@ def _build_presets() -> dict[str, LineGrammar]:
         _oslo("oslo-thread", "%(thread)d "),
         _oslo("oslo-threadname", "%(threadName)s "),
         _oslo("oslo-thread-threadname", "%(thread)d %(threadName)s "),
-        _plain("pid-thread", "%(process)d %(thread)d %(levelname)s: %(message)s",
-               prefix="%(process)d ERROR: "),
+        _plain("pid-thread", "%(process)d %(thread)d %(levelname)s: %(message)s", prefix="%(process)d ERROR: "),
         _plain("home-assistant", ha, OSLO_DATEFMT),
         _plain("home-assistant-seconds", ha.replace(".%(msecs)03d", ""), OSLO_DATEFMT),
         _plain("common", "%(asctime)s - %(name)s - %(levelname)s - %(message)s"),
@@ -103,9 +102,7 @@ def preset(name: str) -> LineGrammar:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ThreadlogError(
-            f"unknown preset {name!r}; presets are: {', '.join(PRESETS)}"
-        ) from None
+        raise ThreadlogError(f"unknown preset {name!r}; presets are: {', '.join(PRESETS)}") from None
 
 
 def grammar_from_format(

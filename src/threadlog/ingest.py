@@ -80,9 +80,7 @@ def _write_store(
             path = writer.part_path()
             records.write_parquet(path)
             parts.append(path)
-            keys.append(
-                records.select(KEY_COLUMNS).hstack(evidence(records, options.markers))
-            )
+            keys.append(records.select(KEY_COLUMNS).hstack(evidence(records, options.markers)))
         if late.height:
             lates.append(late)
         if options.progress is not None:
@@ -91,13 +89,6 @@ def _write_store(
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
-    if stats.records == stats.unparsed:
-        raise ThreadlogError(
-            f"{sources[0].name}: no line matches the format {grammar.formats[0]!r}; "
-            "check --format (and --style, --datefmt) against a line of the log"
-            if not grammar.detected
-            else f"{sources[0].name}: no line matches the detected format; pass --format"
-        )
     result = reconstruct(pl.concat(keys), options.reconstruct)
     del keys
     records = pl.concat(
@@ -121,8 +112,9 @@ def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame
         .lazy()
     )
     return (
-        records.join(extra, left_on=["source", "line"], right_on=["source", "anchor"], how="left",
-                     maintain_order="left")
+        records.join(
+            extra, left_on=["source", "line"], right_on=["source", "anchor"], how="left", maintain_order="left"
+        )
         .with_columns(
             message=pl.when(pl.col("late").is_not_null())
             .then(pl.col("message") + "\n" + pl.col("late"))
@@ -133,19 +125,21 @@ def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame
     )
 
 
-def _summary(
-    writer: StoreWriter, sources: list[Source], grammar: LineGrammar, stats: Any
-) -> dict[str, Any]:
+def _summary(writer: StoreWriter, sources: list[Source], grammar: LineGrammar, stats: Any) -> dict[str, Any]:
     rec = pl.scan_parquet(writer.path("records"))
-    row = rec.select(
-        records=pl.len(),
-        multiline=(pl.col("line_end") > pl.col("line")).sum(),
-        unparsed=(~pl.col("parsed")).sum(),
-        first_ts=pl.col("ts").min(),
-        last_ts=pl.col("ts").max(),
-        processes=pl.col("pid").drop_nulls().n_unique(),
-        pairs=pl.struct("pid", "thread").filter(pl.col("thread").is_not_null()).n_unique(),
-    ).collect().row(0, named=True)
+    row = (
+        rec.select(
+            records=pl.len(),
+            multiline=(pl.col("line_end") > pl.col("line")).sum(),
+            unparsed=(~pl.col("parsed")).sum(),
+            first_ts=pl.col("ts").min(),
+            last_ts=pl.col("ts").max(),
+            processes=pl.col("pid").drop_nulls().n_unique(),
+            pairs=pl.struct("pid", "thread").filter(pl.col("thread").is_not_null()).n_unique(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     return {
         "files": [s.name for s in sources],
         "format": grammar.describe(),

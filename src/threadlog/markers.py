@@ -89,9 +89,7 @@ class Markers:
             except re.error as exc:
                 raise ThreadlogError(f"--iteration-{label} is not a valid regex ({exc})") from None
             if "iteration" not in compiled.groupindex:
-                raise ThreadlogError(
-                    f"--iteration-{label} needs a named group (?P<iteration>...) for the number"
-                )
+                raise ThreadlogError(f"--iteration-{label} needs a named group (?P<iteration>...) for the number")
             out[label] = value
         return cls(**out)
 
@@ -125,10 +123,13 @@ def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
     is_end = e_iter.is_not_null() & ~is_start
     rally_text = pl.col("head")
     return frame.select(
-        mark=pl.when(is_start).then(pl.lit(START, pl.Int8))
-        .when(is_end).then(pl.lit(END, pl.Int8))
+        mark=pl.when(is_start)
+        .then(pl.lit(START, pl.Int8))
+        .when(is_end)
+        .then(pl.lit(END, pl.Int8))
         .otherwise(pl.lit(0, pl.Int8)),
-        m_task=pl.when(is_start).then(_struct_field(pl.col("s"), "task", markers.start))
+        m_task=pl.when(is_start)
+        .then(_struct_field(pl.col("s"), "task", markers.start))
         .otherwise(_struct_field(pl.col("e"), "task", markers.end)),
         m_iteration=pl.coalesce(s_iter, e_iter),
         m_status=pl.when(is_end).then(_struct_field(pl.col("e"), "status", markers.end)),
@@ -139,9 +140,7 @@ def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
         running_workload=rally_text.str.contains(RUNNING_WORKLOAD),
         finished_workload=rally_text.str.contains(FINISHED_WORKLOAD),
         hook_trigger=rally_text.str.contains(HOOK_TRIGGER),
-        task_ref=pl.when(rally_text.str.contains("Task ", literal=True)).then(
-            rally_text.str.extract(TASK_REF, 1)
-        ),
+        task_ref=pl.when(rally_text.str.contains("Task ", literal=True)).then(rally_text.str.extract(TASK_REF, 1)),
         raised_iteration=rally_text.str.extract(ITERATION_RAISED, 1).str.to_integer(strict=False),
         not_in_iteration=rally_text.str.contains(NOT_IN_ITERATION),
     ).cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]

@@ -51,10 +51,7 @@ def _debug_suffix_only_on_debug(pattern: LinePattern) -> list[pl.Expr]:
     moved = not_debug & has_suffix
     suffix_groups = [g for g, a in pattern.groups.items() if a in ("funcName", "pathname", "lineno")]
     exprs = [
-        pl.when(moved)
-        .then(pl.col("message") + pl.col("debug_suffix"))
-        .otherwise(pl.col("message"))
-        .alias("message")
+        pl.when(moved).then(pl.col("message") + pl.col("debug_suffix")).otherwise(pl.col("message")).alias("message")
     ]
     for g in suffix_groups:
         exprs.append(pl.when(moved).then(None).otherwise(pl.col(g)).alias(g))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from threadlog.errors import ThreadlogError
-from threadlog.formats import TIME_FIELDS, column_name
+from threadlog.formats import TIME_FIELDS
 from threadlog.grammars import PRESETS, LineGrammar
 from threadlog.matching import extract_fields
 from threadlog.reader import LineChunk, Source, read_chunks
@@ -134,9 +134,11 @@ class RecordBuilder:
             found = found.drop("_hit")
             fields = found if fields is None else _coalesce(fields, found, hit)
             hit_any = hit_any | hit
-        kind = pl.select(
-            pl.when(hit_any).then(pl.lit(_HEADER, pl.Int8)).otherwise(pl.lit(_OTHER, pl.Int8))
-        ).to_series().alias("kind")
+        kind = (
+            pl.select(pl.when(hit_any).then(pl.lit(_HEADER, pl.Int8)).otherwise(pl.lit(_OTHER, pl.Int8)))
+            .to_series()
+            .alias("kind")
+        )
         out = lines.with_columns(kind=kind)
         assert fields is not None
         for name in ("pid", "level"):  # the anchoring steps read these even if the format lacks them
@@ -169,9 +171,7 @@ class RecordBuilder:
         heads = m.filter(pl.col("kind") == _HEADER).select("line", "pid")
         exc_anchor = pl.lit(None, dtype=pl.Int64)
         if (m["kind"] == _EXCEPTION).any():
-            history = heads.filter(pl.col("pid").is_not_null()).select(
-                "pid", pl.col("line").alias("target")
-            )
+            history = heads.filter(pl.col("pid").is_not_null()).select("pid", pl.col("line").alias("target"))
             if self._carry.pid_last is not None:
                 history = pl.concat([self._carry.pid_last, history])
             history = history.with_columns(on=pl.col("target")).sort("on")
@@ -180,7 +180,11 @@ class RecordBuilder:
                 .select("line", pl.col("exc_pid").alias("pid"))
                 .sort("line")
                 .join_asof(
-                    history, left_on="line", right_on="on", by="pid", strategy="backward",
+                    history,
+                    left_on="line",
+                    right_on="on",
+                    by="pid",
+                    strategy="backward",
                     check_sortedness=False,
                 )
                 .select("line", "target")
@@ -201,21 +205,15 @@ class RecordBuilder:
         last = m["anchor"][-1]
         self._carry.last_anchor = None if last is None else int(last)
         if heads.height:
-            latest = heads.filter(pl.col("pid").is_not_null()).group_by("pid").agg(
-                pl.col("line").max().alias("target")
-            )
+            latest = heads.filter(pl.col("pid").is_not_null()).group_by("pid").agg(pl.col("line").max().alias("target"))
             if self._carry.pid_last is not None:
-                latest = pl.concat([self._carry.pid_last, latest]).group_by("pid").agg(
-                    pl.col("target").max()
-                )
+                latest = pl.concat([self._carry.pid_last, latest]).group_by("pid").agg(pl.col("target").max())
             self._carry.pid_last = latest
         return m
 
     def _assemble(self, m: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Build the chunk's records, and split off parts of records from earlier chunks."""
-        part_text = (
-            pl.when(pl.col("kind") == _EXCEPTION).then(pl.col("exc_text")).otherwise(pl.col("text"))
-        )
+        part_text = pl.when(pl.col("kind") == _EXCEPTION).then(pl.col("exc_text")).otherwise(pl.col("text"))
         parts = m.filter((pl.col("kind") != _HEADER) & pl.col("anchor").is_not_null()).select(
             "anchor", "line", part_text.alias("part")
         )
@@ -236,13 +234,13 @@ class RecordBuilder:
             )
         )
         unparsed = m.filter(pl.col("anchor").is_null()).select(
-            "line", pl.col("line").alias("line_end"), pl.col("text").alias("message"),
+            "line",
+            pl.col("line").alias("line_end"),
+            pl.col("text").alias("message"),
             parsed=pl.lit(False),
         )
         records = pl.concat([self._shape(heads), self._shape(unparsed)], how="vertical").sort("line")
-        return records, late.select("anchor", "line", "part").with_columns(
-            source=pl.lit(self._source)
-        )
+        return records, late.select("anchor", "line", "part").with_columns(source=pl.lit(self._source))
 
     def _shape(self, frame: pl.DataFrame) -> pl.DataFrame:
         cols = []
@@ -260,9 +258,7 @@ class RecordBuilder:
 
 
 def _empty_late() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={"anchor": pl.Int64, "line": pl.Int64, "part": pl.String, "source": pl.String}
-    )
+    return pl.DataFrame(schema={"anchor": pl.Int64, "line": pl.Int64, "part": pl.String, "source": pl.String})
 
 
 def _coalesce(old: pl.DataFrame, new: pl.DataFrame, take_new: pl.Series) -> pl.DataFrame:

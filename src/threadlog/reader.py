@@ -22,7 +22,7 @@ import polars as pl
 
 from threadlog.errors import ThreadlogError
 
-__all__ = ["Source", "LineChunk", "open_source", "read_chunks", "split_lines"]
+__all__ = ["LineChunk", "Source", "open_source", "read_chunks", "split_lines"]
 
 CHUNK_BYTES = 8 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -128,8 +128,7 @@ def _reject_binary(name: str, data: bytes) -> None:
     control = sum(sample.count(bytes([b])) for b in (*range(0, 9), *range(14, 32), 127))
     if control > len(sample) // 10:
         raise ThreadlogError(
-            f"{name} looks binary ({control} control bytes in its first {len(sample)}); "
-            "name a text log file"
+            f"{name} looks binary ({control} control bytes in its first {len(sample)}); name a text log file"
         )
 
 
@@ -181,9 +180,8 @@ def _split_in_python(data: bytes) -> tuple[pl.Series, int]:
         lines.pop()
     replaced = 0
     out = []
-    for raw in lines:
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
+    for line in lines:
+        raw = line[:-1] if line.endswith(b"\r") else line
         try:
             out.append(raw.decode("utf-8"))
         except UnicodeDecodeError:

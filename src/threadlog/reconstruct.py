@@ -36,8 +36,14 @@ __all__ = ["ReconstructOptions", "Reconstruction", "reconstruct"]
 DEFAULT_GAP = 0.2
 DEFAULT_PID_GAP = 3600.0
 REASONS = (
-    "first", "pid_reuse", "iteration_start", "previous_ended", "name_change",
-    "workload_start", "hook_run", "time_gap",
+    "first",
+    "pid_reuse",
+    "iteration_start",
+    "previous_ended",
+    "name_change",
+    "workload_start",
+    "hook_run",
+    "time_gap",
 )
 RECORD_COLUMNS = {
     "thread_uid": pl.String,
@@ -83,16 +89,12 @@ def split_processes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
         new_inst = new_inst | (silence > opts.pid_gap).fill_null(False)
     # a second MainThread with another ident: the pid now names another process
     is_main_name = pl.col("thread_name") == "MainThread"
-    prev_main_ident = (
-        pl.when(is_main_name).then(pl.col("thread")).forward_fill().shift(1).over("pid")
-    )
+    prev_main_ident = pl.when(is_main_name).then(pl.col("thread")).forward_fill().shift(1).over("pid")
     new_inst = new_inst | (is_main_name & (pl.col("thread") != prev_main_ident)).fill_null(False)
     ev = ev.with_columns(new_inst.alias("new_inst"))
     ev = ev.with_columns(inst=pl.col("new_inst").cast(pl.Int32).cum_sum().over("pid"))
     main_evidence = pl.col("process_start") | pl.col("main_only") | is_main_name.fill_null(False)
-    main_ident = (
-        pl.when(main_evidence).then(pl.col("ident")).drop_nulls().first().over("pid", "inst")
-    )
+    main_ident = pl.when(main_evidence).then(pl.col("ident")).drop_nulls().first().over("pid", "inst")
     # without any ident, all of a process's records share one key: treat it as the main one
     on_main = pl.when(pl.col("ident").is_null()).then(True).otherwise(pl.col("ident") == main_ident)
     return ev.with_columns(main=on_main.fill_null(False))
@@ -107,9 +109,7 @@ def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
     wl_boundary = (pl.col("running_workload") | pl.col("finished_workload")) & pl.col("main")
     ev = ev.with_columns(
         wl_epoch=(wl_boundary.cast(pl.Int32).cum_sum() - wl_boundary.cast(pl.Int32)).over(proc),
-        hook_epoch=(
-            pl.col("hook_trigger").cast(pl.Int32).cum_sum() - pl.col("hook_trigger").cast(pl.Int32)
-        ).over(proc),
+        hook_epoch=(pl.col("hook_trigger").cast(pl.Int32).cum_sum() - pl.col("hook_trigger").cast(pl.Int32)).over(proc),
         open_state=pl.when(is_start).then(1).when(is_end).then(0).otherwise(None),
     )
     prev = {c: pl.col(c).shift(1).over(key) for c in ("mark", "ts", "thread_name", "wl_epoch", "hook_epoch")}
@@ -124,8 +124,7 @@ def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
         ("workload_start", helper & (pl.col("wl_epoch") != prev["wl_epoch"])),
         (
             "hook_run",
-            helper & (pl.col("hook_epoch") != prev["hook_epoch"]) & ~trigger_key
-            & ~pl.col("hook_trigger"),
+            helper & (pl.col("hook_epoch") != prev["hook_epoch"]) & ~trigger_key & ~pl.col("hook_trigger"),
         ),
     ]
     gap = opts.gap
@@ -136,8 +135,10 @@ def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
         silence = _seconds(pl.col("ts") - prev["ts"])
         rules.append(("time_gap", ~pl.col("main") & ~has_markers & (silence > gap)))
     first_reason = (
-        pl.when(pl.col("inst") > 1).then(pl.lit("pid_reuse"))
-        .when(is_start).then(pl.lit("iteration_start"))
+        pl.when(pl.col("inst") > 1)
+        .then(pl.lit("pid_reuse"))
+        .when(is_start)
+        .then(pl.lit("iteration_start"))
         .otherwise(pl.lit("first"))
     )
     reason = pl.when(first_on_key).then(first_reason)
@@ -164,8 +165,7 @@ def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
     iteration n in a task is taken to belong to its k-th workload.
     """
     current_task = (
-        pl.when(pl.col("main") & (pl.col("mark") == 0)).then(pl.col("task_ref"))
-        .forward_fill().over("pid", "inst")
+        pl.when(pl.col("main") & (pl.col("mark") == 0)).then(pl.col("task_ref")).forward_fill().over("pid", "inst")
     )
     events = (
         ev.with_columns(current_task.alias("cur_task"))
@@ -179,7 +179,11 @@ def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
     ).sort("start_row")
     if events.height:
         by_order = by_order.join_asof(
-            events, left_on="start_row", right_on="wl_row", by="task", strategy="backward",
+            events,
+            left_on="start_row",
+            right_on="wl_row",
+            by="task",
+            strategy="backward",
             check_sortedness=False,
         )
         known = pl.col("task").is_in(events["task"].unique().implode())
@@ -212,22 +216,36 @@ def attribute_by_window(ev: pl.DataFrame) -> pl.DataFrame:
     """
     proc = ["pid", "inst"]
     starts = ev.filter(pl.col("mark") == START).select(
-        *proc, pl.col("m_task").alias("task"), pl.col("m_iteration").alias("iteration"),
-        pl.col("row").alias("start_row"), pl.col("row").alias("on"),
+        *proc,
+        pl.col("m_task").alias("task"),
+        pl.col("m_iteration").alias("iteration"),
+        pl.col("row").alias("start_row"),
+        pl.col("row").alias("on"),
     )
     ends = (
         ev.filter(pl.col("mark") == END)
-        .select(*proc, pl.col("m_task").alias("task"), pl.col("m_iteration").alias("iteration"),
-                pl.col("row").alias("end_row"))
+        .select(
+            *proc,
+            pl.col("m_task").alias("task"),
+            pl.col("m_iteration").alias("iteration"),
+            pl.col("row").alias("end_row"),
+        )
         .sort("end_row")
-        .join_asof(starts.sort("on"), left_on="end_row", right_on="on",
-                   by=[*proc, "task", "iteration"], strategy="backward", check_sortedness=False)
+        .join_asof(
+            starts.sort("on"),
+            left_on="end_row",
+            right_on="on",
+            by=[*proc, "task", "iteration"],
+            strategy="backward",
+            check_sortedness=False,
+        )
         .filter(pl.col("start_row").is_not_null())
         .unique("start_row", keep="first", maintain_order=True)
         .select("end_row", "start_row")
     )
-    ev = ev.join(ends.rename({"start_row": "end_of"}), left_on="row", right_on="end_row", how="left",
-                 maintain_order="left")
+    ev = ev.join(
+        ends.rename({"start_row": "end_of"}), left_on="row", right_on="end_row", how="left", maintain_order="left"
+    )
     opened = pl.col("mark") == START
     closed = pl.col("end_of").is_not_null()
     id_in = pl.when(opened).then(pl.col("row")).otherwise(0)
@@ -241,8 +259,14 @@ def attribute_by_window(ev: pl.DataFrame) -> pl.DataFrame:
         ev.filter(pl.col("raised_iteration").is_not_null())
         .select(*proc, pl.col("raised_iteration").alias("iteration"), pl.col("row").alias("r_row"))
         .sort("r_row")
-        .join_asof(starts.sort("on"), left_on="r_row", right_on="on", by=[*proc, "iteration"],
-                   strategy="backward", check_sortedness=False)
+        .join_asof(
+            starts.sort("on"),
+            left_on="r_row",
+            right_on="on",
+            by=[*proc, "iteration"],
+            strategy="backward",
+            check_sortedness=False,
+        )
         .join(ends, on="start_row", how="left")
         .filter(pl.col("start_row").is_not_null() & (pl.col("end_row").fill_null(2**62) >= pl.col("r_row")))
         .select(pl.col("r_row"), pl.col("start_row").alias("named"))
@@ -250,19 +274,24 @@ def attribute_by_window(ev: pl.DataFrame) -> pl.DataFrame:
     ev = ev.join(raised, left_on="row", right_on="r_row", how="left", maintain_order="left")
     window_ok = ~pl.col("not_in_iteration") & ~pl.col("main_only")
     start_row = (
-        pl.when(opened).then(pl.col("row"))
-        .when(closed).then(pl.col("end_of"))
-        .when(pl.col("named").is_not_null()).then(pl.col("named"))
-        .when((pl.col("n_open") == 1) & window_ok).then(pl.col("id_open"))
+        pl.when(opened)
+        .then(pl.col("row"))
+        .when(closed)
+        .then(pl.col("end_of"))
+        .when(pl.col("named").is_not_null())
+        .then(pl.col("named"))
+        .when((pl.col("n_open") == 1) & window_ok)
+        .then(pl.col("id_open"))
     )
     attribution = (
-        pl.when(opened | closed | pl.col("named").is_not_null()).then(pl.lit("marker"))
-        .when((pl.col("n_open") == 1) & window_ok).then(pl.lit("window"))
-        .when(pl.col("n_open") > 1).then(pl.lit("ambiguous"))
+        pl.when(opened | closed | pl.col("named").is_not_null())
+        .then(pl.lit("marker"))
+        .when((pl.col("n_open") == 1) & window_ok)
+        .then(pl.lit("window"))
+        .when(pl.col("n_open") > 1)
+        .then(pl.lit("ambiguous"))
     )
-    return ev.with_columns(start_row=start_row, attribution=attribution).drop(
-        "end_of", "n_open", "id_open", "named"
-    )
+    return ev.with_columns(start_row=start_row, attribution=attribution).drop("end_of", "n_open", "id_open", "named")
 
 
 def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Reconstruction:
@@ -282,7 +311,9 @@ def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Rec
     iterations = _iterations(ev)
     ev = ev.join(
         iterations.select("start_row", "task", "workload", "iteration"),
-        on="start_row", how="left", maintain_order="left",
+        on="start_row",
+        how="left",
+        maintain_order="left",
     )
     records = ev.select(list(RECORD_COLUMNS)).cast(RECORD_COLUMNS)  # type: ignore[arg-type]
     threads = _threads(ev)
@@ -292,28 +323,35 @@ def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Rec
 
 def _iterations(ev: pl.DataFrame) -> pl.DataFrame:
     starts = ev.filter(pl.col("mark") == START).select(
-        pl.col("row").alias("start_row"), pl.col("m_task").alias("task"),
-        pl.col("m_iteration").alias("iteration"), "source", pl.col("line").alias("first_line"),
-        pl.col("ts").alias("start_ts"), "pid", "thread", "thread_uid",
+        pl.col("row").alias("start_row"),
+        pl.col("m_task").alias("task"),
+        pl.col("m_iteration").alias("iteration"),
+        "source",
+        pl.col("line").alias("first_line"),
+        pl.col("ts").alias("start_ts"),
+        "pid",
+        "thread",
+        "thread_uid",
     )
     members = ev.filter(pl.col("start_row").is_not_null())
     ends = (
         members.filter(pl.col("mark") == END)
         .group_by("start_row")
         .agg(
-            pl.col("line").first().alias("end_line"), pl.col("ts").first().alias("end_ts"),
+            pl.col("line").first().alias("end_line"),
+            pl.col("ts").first().alias("end_ts"),
             pl.col("m_status").first().alias("m_status"),
             pl.col("m_error_type").first().alias("error_type"),
             pl.col("m_error").first().alias("error"),
         )
     )
-    counts = members.group_by("start_row").agg(
-        pl.len().alias("records"), pl.col("line").max().alias("max_line")
-    )
+    counts = members.group_by("start_row").agg(pl.len().alias("records"), pl.col("line").max().alias("max_line"))
     workloads = _workloads(ev, starts)
     status = (
-        pl.when(pl.col("m_status").is_null()).then(pl.lit("unfinished"))
-        .when(pl.col("m_status").str.to_lowercase() == "ok").then(pl.lit("ok"))
+        pl.when(pl.col("m_status").is_null())
+        .then(pl.lit("unfinished"))
+        .when(pl.col("m_status").str.to_lowercase() == "ok")
+        .then(pl.lit("ok"))
         .otherwise(pl.lit("error"))
     )
     return (
@@ -322,11 +360,23 @@ def _iterations(ev: pl.DataFrame) -> pl.DataFrame:
         .join(workloads, on="start_row", how="left")
         .sort("start_row")
         .select(
-            "start_row", "task", "workload", "iteration", status.alias("status"),
-            "error_type", "error", "start_ts", "end_ts",
+            "start_row",
+            "task",
+            "workload",
+            "iteration",
+            status.alias("status"),
+            "error_type",
+            "error",
+            "start_ts",
+            "end_ts",
             _seconds(pl.col("end_ts") - pl.col("start_ts")).alias("duration_s"),
-            "pid", "thread", "thread_uid", pl.col("records").fill_null(1).cast(pl.Int64),
-            "first_line", pl.coalesce("end_line", "max_line").alias("last_line"), "source",
+            "pid",
+            "thread",
+            "thread_uid",
+            pl.col("records").fill_null(1).cast(pl.Int64),
+            "first_line",
+            pl.coalesce("end_line", "max_line").alias("last_line"),
+            "source",
         )
     )
 
@@ -336,11 +386,17 @@ def _threads(ev: pl.DataFrame) -> pl.DataFrame:
     return (
         ev.group_by("thread_uid", maintain_order=True)
         .agg(
-            pl.col("source").first(), pl.col("pid").first(), pl.col("thread").first(),
-            pl.col("thread_name").drop_nulls().first(), pl.col("generation").first(),
-            pl.col("reason").first(), pl.col("ts").min().alias("first_ts"),
-            pl.col("ts").max().alias("last_ts"), pl.col("line").first().alias("first_line"),
-            pl.col("line").last().alias("last_line"), pl.len().alias("records"),
+            pl.col("source").first(),
+            pl.col("pid").first(),
+            pl.col("thread").first(),
+            pl.col("thread_name").drop_nulls().first(),
+            pl.col("generation").first(),
+            pl.col("reason").first(),
+            pl.col("ts").min().alias("first_ts"),
+            pl.col("ts").max().alias("last_ts"),
+            pl.col("line").first().alias("first_line"),
+            pl.col("line").last().alias("last_line"),
+            pl.len().alias("records"),
             pl.when(one).then(pl.col("task").drop_nulls().first()).alias("task"),
             pl.when(one).then(pl.col("workload").drop_nulls().first()).alias("workload"),
             pl.when(one).then(pl.col("iteration").drop_nulls().first()).alias("iteration"),
@@ -350,13 +406,9 @@ def _threads(ev: pl.DataFrame) -> pl.DataFrame:
 
 
 def _summary(threads: pl.DataFrame, iterations: pl.DataFrame) -> dict[str, object]:
-    per_key = threads.filter(pl.col("thread").is_not_null()).group_by("pid", "thread").agg(
-        pl.len().alias("n")
-    )
+    per_key = threads.filter(pl.col("thread").is_not_null()).group_by("pid", "thread").agg(pl.len().alias("n"))
     recycled = per_key.filter(pl.col("n") > 1)
-    by_status = {
-        s: int(iterations.filter(pl.col("status") == s).height) for s in ("ok", "error", "unfinished")
-    }
+    by_status = {s: int(iterations.filter(pl.col("status") == s).height) for s in ("ok", "error", "unfinished")}
     return {
         "logical_threads": threads.height,
         "recycled_idents": {
@@ -364,7 +416,6 @@ def _summary(threads: pl.DataFrame, iterations: pl.DataFrame) -> dict[str, objec
             "most_generations": int(per_key["n"].max() or 0) if per_key.height else 0,
         },
         "tasks": iterations["task"].drop_nulls().n_unique(),
-        "workloads": iterations.select(pl.struct("task", "workload").n_unique()).item()
-        if iterations.height else 0,
+        "workloads": iterations.select(pl.struct("task", "workload").n_unique()).item() if iterations.height else 0,
         "iterations": {"total": iterations.height, **by_status},
     }

@@ -57,19 +57,16 @@ class StoreWriter:
     def __init__(self, root: Path):
         self.root = root
         _recover(root)
-        if root.exists() and not (root / META).exists():
-            if not root.is_dir() or any(root.iterdir()):
-                raise ThreadlogError(
-                    f"{root} exists and is not a threadlog store; choose another --store"
-                )
+        foreign = root.exists() and not (root / META).exists()
+        if foreign and (not root.is_dir() or any(root.iterdir())):
+            raise ThreadlogError(f"{root} exists and is not a threadlog store; choose another --store")
         parent = root.parent if str(root.parent) else Path(".")
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=parent))
         except OSError as exc:
             raise ThreadlogError(
-                f"cannot write the store beside {root} ({exc.strerror}); "
-                "choose a writable --store"
+                f"cannot write the store beside {root} ({exc.strerror}); choose a writable --store"
             ) from None
         self._parts = 0
 
@@ -141,8 +138,7 @@ class Store:
             ) from None
         if meta.get("schema_version") != SCHEMA_VERSION:
             raise ThreadlogError(
-                f"the store at {root} was written by another threadlog version; "
-                "run `threadlog parse LOG` again"
+                f"the store at {root} was written by another threadlog version; run `threadlog parse LOG` again"
             )
         return cls(root, meta)
 
@@ -151,8 +147,7 @@ class Store:
         path = self.root / f"{table}.parquet"
         if not path.is_file():
             raise ThreadlogError(
-                f"the store at {root_hint(self.root)} has no {table} table; "
-                "run `threadlog parse LOG` again"
+                f"the store at {root_hint(self.root)} has no {table} table; run `threadlog parse LOG` again"
             )
         return pl.scan_parquet(path)
 

@@ -14,12 +14,12 @@ from threadlog.errors import ThreadlogError
 from threadlog.store import Store
 
 __all__ = [
-    "IterationTimeline",
     "LEVEL_RANK",
+    "IterationTimeline",
+    "export_table",
     "iteration_stats",
     "level_at_least",
     "list_iterations",
-    "export_table",
     "list_threads",
     "recycled_idents",
     "select_iteration",
@@ -28,8 +28,16 @@ __all__ = [
 
 # Python's levels, plus oslo's and Rally's own (TRACE below DEBUG, AUDIT just above INFO).
 LEVEL_RANK = {
-    "TRACE": 5, "RALLYDEBUG": 9, "DEBUG": 10, "INFO": 20, "AUDIT": 21, "WARN": 30,
-    "WARNING": 30, "ERROR": 40, "CRITICAL": 50, "FATAL": 50,
+    "TRACE": 5,
+    "RALLYDEBUG": 9,
+    "DEBUG": 10,
+    "INFO": 20,
+    "AUDIT": 21,
+    "WARN": 30,
+    "WARNING": 30,
+    "ERROR": 40,
+    "CRITICAL": 50,
+    "FATAL": 50,
 }
 
 
@@ -37,9 +45,7 @@ def level_at_least(level: str) -> pl.Expr:
     """Records at `level` or above (unknown level names are kept)."""
     rank = LEVEL_RANK.get(level.upper())
     if rank is None:
-        raise ThreadlogError(
-            f"unknown level {level!r}; use one of {', '.join(sorted(LEVEL_RANK, key=LEVEL_RANK.get))}"
-        )
+        raise ThreadlogError(f"unknown level {level!r}; use one of {', '.join(sorted(LEVEL_RANK, key=LEVEL_RANK.get))}")
     known = pl.col("level").replace_strict(LEVEL_RANK, default=None, return_dtype=pl.Int64)
     return known.is_null() | (known >= rank)
 
@@ -48,16 +54,13 @@ def task_filter(store: Store, task: str | None) -> pl.Expr:
     """Rows of the task whose uuid starts with `task` (which must name exactly one)."""
     if task is None:
         return pl.lit(True)
-    tasks = (
-        store.scan("iterations").select(pl.col("task").unique()).collect()["task"].drop_nulls()
-    )
+    tasks = store.scan("iterations").select(pl.col("task").unique()).collect()["task"].drop_nulls()
     matches = [t for t in tasks.to_list() if t.startswith(task)]
     if not matches:
         raise ThreadlogError(f"no task starts with {task!r}; `threadlog iterations` lists them")
     if len(matches) > 1:
         raise ThreadlogError(
-            f"{task!r} names {len(matches)} tasks ({', '.join(m[:13] for m in matches)}); "
-            "give more of the uuid"
+            f"{task!r} names {len(matches)} tasks ({', '.join(m[:13] for m in matches)}); give more of the uuid"
         )
     return pl.col("task") == matches[0]
 
@@ -79,8 +82,10 @@ def recycled_idents(store: Store, pid: int | None = None) -> pl.DataFrame:
         .agg(
             pl.len().alias("threads"),
             pl.col("iteration").is_not_null().sum().alias("iteration_threads"),
-            pl.col("first_ts").min(), pl.col("last_ts").max(),
-            pl.col("first_line").min(), pl.col("last_line").max(),
+            pl.col("first_ts").min(),
+            pl.col("last_ts").max(),
+            pl.col("first_line").min(),
+            pl.col("last_line").max(),
         )
         .filter(pl.col("threads") > 1)
         .sort(["threads", "pid", "thread"], descending=[True, False, False])
@@ -115,7 +120,10 @@ def iteration_stats(iterations: pl.DataFrame) -> dict[str, object]:
         "ok": int((iterations["status"] == "ok").sum()),
         "failed": int((iterations["status"] == "error").sum()),
         "unfinished": int((iterations["status"] == "unfinished").sum()),
-        "min": d.min(), "median": d.median(), "p90": d.quantile(0.9, "linear"), "max": d.max(),
+        "min": d.min(),
+        "median": d.median(),
+        "p90": d.quantile(0.9, "linear"),
+        "max": d.max(),
     }
 
 
@@ -126,7 +134,8 @@ def select_iteration(
     found = list_iterations(store, task, workload, iteration)
     if found.height == 0:
         raise ThreadlogError(
-            f"no iteration {iteration}" + (f" in task {task}" if task else "")
+            f"no iteration {iteration}"
+            + (f" in task {task}" if task else "")
             + (f" workload {workload}" if workload else "")
             + "; `threadlog iterations` lists them"
         )
@@ -160,7 +169,8 @@ def timeline(
         records = records.filter(level_at_least(level))
     start = it["start_ts"]
     offset = (
-        (pl.col("ts") - pl.lit(start)).dt.total_microseconds() / 1e6 if start is not None
+        (pl.col("ts") - pl.lit(start)).dt.total_microseconds() / 1e6
+        if start is not None
         else pl.lit(None, dtype=pl.Float64)
     )
     frame = records.with_columns(offset_s=offset).sort("source", "line").collect()
@@ -178,7 +188,8 @@ def _ambiguous_between(store: Store, it: dict[str, object]) -> int:
     return int(
         store.scan("records")
         .filter(
-            (pl.col("source") == it["source"]) & (pl.col("pid") == it["pid"])
+            (pl.col("source") == it["source"])
+            & (pl.col("pid") == it["pid"])
             & pl.col("line").is_between(it["first_line"], it["last_line"])
             & (pl.col("attribution") == "ambiguous")
         )
@@ -192,9 +203,13 @@ def _overlapping(store: Store, it: dict[str, object]) -> pl.DataFrame:
     """Iterations of the same process that ran while `it` did."""
     start, end = it["start_ts"], it["end_ts"]
     frame = store.scan("iterations").filter(
-        (pl.col("pid") == it["pid"]) & (pl.col("source") == it["source"])
-        & ~((pl.col("task") == it["task"]) & (pl.col("workload") == it["workload"])
-            & (pl.col("iteration") == it["iteration"]))
+        (pl.col("pid") == it["pid"])
+        & (pl.col("source") == it["source"])
+        & ~(
+            (pl.col("task") == it["task"])
+            & (pl.col("workload") == it["workload"])
+            & (pl.col("iteration") == it["iteration"])
+        )
     )
     if start is None:
         # no timestamps: overlap by line span instead
@@ -203,10 +218,14 @@ def _overlapping(store: Store, it: dict[str, object]) -> pl.DataFrame:
         return frame.collect()
     end_expr = pl.col("end_ts").fill_null(pl.col("start_ts"))
     frame = frame.filter((pl.col("start_ts") <= (end or start)) & (end_expr >= start))
-    return frame.with_columns(
-        start_offset_s=(pl.col("start_ts") - pl.lit(start)).dt.total_microseconds() / 1e6,
-        end_offset_s=(pl.col("end_ts") - pl.lit(start)).dt.total_microseconds() / 1e6,
-    ).sort("start_ts").collect()
+    return (
+        frame.with_columns(
+            start_offset_s=(pl.col("start_ts") - pl.lit(start)).dt.total_microseconds() / 1e6,
+            end_offset_s=(pl.col("end_ts") - pl.lit(start)).dt.total_microseconds() / 1e6,
+        )
+        .sort("start_ts")
+        .collect()
+    )
 
 
 def export_table(
@@ -231,8 +250,6 @@ def export_table(
         if table == "iterations":
             frame = frame.filter(pl.col("status") == status)
         else:
-            keys = list_iterations(store, task, workload, iteration, status).select(
-                "task", "workload", "iteration"
-            )
+            keys = list_iterations(store, task, workload, iteration, status).select("task", "workload", "iteration")
             frame = frame.join(keys.lazy(), on=["task", "workload", "iteration"], how="semi")
     return frame.collect()
