@@ -52,7 +52,9 @@ class _Commands(typer.core.TyperGroup):
 app = typer.Typer(
     cls=_Commands,
     help="Make the logs of concurrent Python programs readable again: real threads and "
-    "Rally iterations from logs whose thread idents are recycled.",
+    "Rally iterations from logs whose thread idents are recycled.\n\n"
+    "Example:\n\n"
+    "    threadlog parse rally.log && threadlog timeline --iteration 42",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

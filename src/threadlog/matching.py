@@ -26,8 +26,12 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
     Columns are named after the pattern's groups (records-table names); rows that do not
     match are null in every column and false in ``_hit``.
     """
-    groups = text.str.extract_groups(_hit_regex(pattern)).struct.unnest()
-    frame = groups.with_columns(pl.col(HIT).is_not_null())
+    if pattern.fast_regex is not None:
+        frame = _extract_fast_then_full(text, pattern)
+    else:
+        frame = _extract(text, pattern.regex)
+        if pattern.debug_suffix:
+            frame = frame.with_columns(_debug_suffix_only_on_debug(pattern))
     casts = []
     for group, attr in pattern.groups.items():
         if attr in INTS:
@@ -35,13 +39,69 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
         elif attr in FLOATS:
             casts.append(pl.col(group).cast(pl.Float64, strict=False))
     frame = frame.with_columns(casts)
-    if pattern.debug_suffix:
-        frame = frame.with_columns(_debug_suffix_only_on_debug(pattern))
     if pattern.has_time:
         frame = frame.with_columns(time_expr(pattern).alias("ts"))
     drop = [g for g, a in pattern.groups.items() if a in TIME_FIELDS or a == "asctime_ms"]
-    drop += ["debug_suffix"] if pattern.debug_suffix else []
-    return frame.drop(drop)
+    return frame.drop([*drop, "debug_suffix"], strict=False)
+
+
+def _extract(text: pl.Series, regex: str) -> pl.DataFrame:
+    groups = text.str.extract_groups("^(?P<_hit>)" + regex[1:]).struct.unnest()
+    return groups.with_columns(pl.col(HIT).is_not_null())
+
+
+def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
+    """Match with the quick regex, finish its steps, and give the rest to the full regex."""
+    assert pattern.fast_regex is not None
+    fast = _extract(text, pattern.fast_regex)
+    steps = pattern.fast_steps
+    if "instance" in steps:
+        has = pl.col("message").str.starts_with("[instance: ")
+        inst = (
+            pl.when(has).then(pl.col("message")).str.extract_groups(r"^\[instance: (?P<instance>[^\]]*)\] (?P<rest>.*)")
+        )
+        fast = (
+            fast.with_columns(inst.alias("_inst"))
+            .with_columns(
+                instance=pl.col("_inst").struct.field("instance"),
+                message=pl.coalesce(pl.col("_inst").struct.field("rest"), pl.col("message")),
+            )
+            .drop("_inst")
+        )
+    if "context" in steps:
+        ctx = pl.col("oslo_context")
+        split = pl.when(ctx != "-").then(ctx).str.extract_groups(r"^(?P<request_id>[^\s\]:]+) (?P<user_identity>.*)$")
+        fast = fast.with_columns(split.alias("_ctx")).with_columns(
+            request_id=pl.col("_ctx").struct.field("request_id"),
+            user_identity=pl.col("_ctx").struct.field("user_identity"),
+        )
+        # "[-]" is the no-context form; any other bracket must be "request_id user_identity"
+        fast = fast.with_columns((pl.col(HIT) & ((ctx == "-") | pl.col("request_id").is_not_null())).alias(HIT)).drop(
+            "_ctx", "oslo_context"
+        )
+    if "suffix" in steps:
+        assert pattern.suffix_regex is not None
+        tail = pl.when(pl.col("level") == "DEBUG").then(pl.col("message")).str.extract_groups(pattern.suffix_regex)
+        fast = fast.with_columns(tail.alias("_tail"))
+        names = [g for g, a in pattern.groups.items() if a in ("funcName", "pathname", "lineno")]
+        fast = fast.with_columns(
+            message=pl.coalesce(pl.col("_tail").struct.field("message"), pl.col("message")),
+            **{g: pl.col("_tail").struct.field(g) for g in names},
+        ).drop("_tail")
+    fast = fast.with_columns(pl.col(HIT).fill_null(False))
+    miss = ~fast[HIT]
+    if not miss.any():
+        return fast
+    rest = text.to_frame("t").select(pl.when(miss).then(pl.col("t"))).to_series()
+    full = _extract(rest, pattern.regex)
+    if pattern.debug_suffix:
+        full = full.with_columns(_debug_suffix_only_on_debug(pattern))
+    full = full.drop("debug_suffix", strict=False)
+    take_fast = fast[HIT]
+    return fast.select(
+        pl.when(take_fast).then(fast[c]).otherwise(full[c]).alias(c) if c != HIT else (take_fast | full[HIT]).alias(c)
+        for c in fast.columns
+    )
 
 
 def _debug_suffix_only_on_debug(pattern: LinePattern) -> list[pl.Expr]:

@@ -65,6 +65,11 @@ def task_filter(store: Store, task: str | None) -> pl.Expr:
     return pl.col("task") == matches[0]
 
 
+def check_status(status: str) -> None:
+    if status not in ("ok", "error", "unfinished"):
+        raise ThreadlogError(f"unknown status {status!r}; use ok, error or unfinished")
+
+
 def list_threads(store: Store, pid: int | None = None) -> pl.DataFrame:
     frame = store.scan("threads")
     if pid is not None:
@@ -106,8 +111,7 @@ def list_iterations(
     if iteration is not None:
         frame = frame.filter(pl.col("iteration") == iteration)
     if status is not None:
-        if status not in ("ok", "error", "unfinished"):
-            raise ThreadlogError(f"unknown status {status!r}; use ok, error or unfinished")
+        check_status(status)
         frame = frame.filter(pl.col("status") == status)
     return frame.collect()
 
@@ -237,16 +241,13 @@ def export_table(
     status: str | None = None,
 ) -> pl.DataFrame:
     """One table of the store, filtered; records filter through their iteration's status."""
-    frame = store.scan(table)
-    if table == "threads" and status is None:
-        frame = frame.filter(task_filter(store, task))
-    else:
-        frame = frame.filter(task_filter(store, task))
+    frame = store.scan(table).filter(task_filter(store, task))
     if workload is not None:
         frame = frame.filter(pl.col("workload") == workload)
     if iteration is not None:
         frame = frame.filter(pl.col("iteration") == iteration)
     if status is not None:
+        check_status(status)
         if table == "iterations":
             frame = frame.filter(pl.col("status") == status)
         else:
