@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
 from threadlog.parse import RecordBuilder, detect_grammar, iter_records
 from threadlog.reader import CHUNK_BYTES, Source, open_source
-from threadlog.reconstruct import ReconstructOptions, reconstruct
+from threadlog.reconstruct import ReconstructOptions, reconstruct, record_columns
 from threadlog.store import StoreWriter, resolve_store
 
 __all__ = ["IngestOptions", "ingest"]
@@ -74,32 +75,42 @@ def _write_store(
     builder = RecordBuilder(grammar)
     parts: list[Path] = []
     lates: list[pl.DataFrame] = []
-    keys: list[pl.DataFrame] = []
-    for records, late in iter_records(builder, sources, options.chunk_bytes):
-        if records.height:
-            path = writer.part_path()
-            records.write_parquet(path)
-            parts.append(path)
-            keys.append(records.select(KEY_COLUMNS).hstack(evidence(records, options.markers)))
-        if late.height:
-            lates.append(late)
-        if options.progress is not None:
-            options.progress(builder.stats.bytes)
+    keys: list[Future[pl.DataFrame]] = []
+
+    source_names = pl.Enum(list(dict.fromkeys(s.name for s in sources)))
+
+    def keep(records: pl.DataFrame, path: Path) -> pl.DataFrame:
+        records.write_parquet(path, compression="lz4")
+        keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))
+        return keys.hstack(evidence(records, options.markers))
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="threadlog") as pool:
+        for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
+            if records.height:
+                parts.append(writer.part_path())
+                keys.append(pool.submit(keep, records, parts[-1]))
+            if late.height:
+                lates.append(late)
+            if options.progress is not None:
+                options.progress(builder.stats.bytes)
+        evidence_table = pl.concat([k.result() for k in keys]) if keys else None
     stats = builder.stats
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
-    result = reconstruct(pl.concat(keys), options.reconstruct)
-    del keys
+    assert evidence_table is not None
+    result = reconstruct(evidence_table, options.reconstruct)
+    del evidence_table, keys
     records = pl.concat(
         [pl.concat([pl.scan_parquet(p) for p in parts], how="vertical"), result.records.lazy()],
         how="horizontal",
     )
+    records = record_columns(records, result)
     if lates:
         records = _merge_late_parts(records, pl.concat(lates))
     writer.sink_table("records", records)
-    writer.write_table("threads", result.threads)
-    writer.write_table("iterations", result.iterations)
+    writer.write_table("threads", result.threads.drop("tid"))
+    writer.write_table("iterations", result.iterations.drop("start_row"))
     return {**_summary(writer, sources, grammar, stats), **result.summary}
 
 

@@ -22,6 +22,11 @@ RALLY_END = (
     rf"^Task (?P<task>{UUID}) \| ITER: (?P<iteration>\d+) END: "
     r"(?P<status>OK|Error)(?: (?P<error_type>[^:]*): ?(?P<error>.*))?"
 )
+# Both Rally markers in one unambiguous regex (a one-pass DFA): half the work of two.
+RALLY_MARKER = (
+    rf"^Task (?P<task>{UUID}) \| ITER: (?P<iteration>\d+) "
+    r"(?:(?P<start>START)$|END: (?P<status>OK|Error)(?: (?P<error_type>[^:]*):(?P<error>.*))?)"
+)
 # The first record a process writes: Rally workers and CLI processes, and any oslo service.
 PROCESS_START = (
     r"^(?:Starting a worker\.|INFO logs from urllib3 and requests module are hide\.|"
@@ -49,7 +54,7 @@ START, END = 1, 2
 
 EVIDENCE_SCHEMA = {
     "mark": pl.Int8,  # 0, START or END
-    "m_task": pl.String,
+    "m_task": pl.Categorical,
     "m_iteration": pl.Int64,
     "m_status": pl.String,
     "m_error_type": pl.String,
@@ -59,7 +64,7 @@ EVIDENCE_SCHEMA = {
     "running_workload": pl.Boolean,
     "finished_workload": pl.Boolean,
     "hook_trigger": pl.Boolean,
-    "task_ref": pl.String,
+    "task_ref": pl.Categorical,
     "raised_iteration": pl.Int64,
     "not_in_iteration": pl.Boolean,
 }
@@ -94,10 +99,6 @@ class Markers:
         return cls(**out)
 
 
-def _first_line() -> pl.Expr:
-    return pl.col("message").str.split_exact("\n", 1).struct.field("field_0")
-
-
 def _struct_field(expr: pl.Expr, name: str, regex: str) -> pl.Expr:
     groups = re.compile(regex).groupindex
     if name not in groups:
@@ -105,23 +106,55 @@ def _struct_field(expr: pl.Expr, name: str, regex: str) -> pl.Expr:
     return expr.struct.field(name)
 
 
+# Any message the process-life checks below could match: one DFA pass over all records
+# finds the few worth a closer look.
+_ANY_EVIDENCE = "|".join(
+    f"(?:{p.lstrip('^').removesuffix('$')})"
+    for p in (PROCESS_START, MAIN_ONLY, HOOK_TRIGGER, ITERATION_RAISED, NOT_IN_ITERATION)
+)
+
+
 def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
-    """The evidence columns for a frame of records (same row order)."""
-    head = _first_line().alias("head")
-    frame = records.select(head)
-    start = pl.col("head").str.extract_groups(markers.start)
-    end = pl.col("head").str.extract_groups(markers.end)
-    if markers.is_rally:  # cheap literal test first: most records are not markers
-        maybe = pl.col("head").str.contains("| ITER: ", literal=True)
-        start = pl.when(maybe).then(start)
-        end = pl.when(maybe).then(end)
-    frame = frame.with_columns(start.alias("s"), end.alias("e"))
+    """The evidence columns for a frame of records (same row order).
+
+    Patterns are tried on the message's first line. Each test runs only on the rows a cheap
+    test picked out (``pl.when(...).then(text)`` leaves the others null, which the regex
+    engine skips): most records are neither markers nor process-life messages.
+    """
+    message = pl.col("message")
+    if markers.is_rally:
+        maybe = message.str.contains("| ITER: ", literal=True)
+    else:
+        maybe = message.str.contains(f"(?:{markers.start})|(?:{markers.end})")
+    frame = records.select(
+        marker_text=pl.when(maybe).then(message),
+        other_text=pl.when(~maybe & message.str.contains(f"^(?:{_ANY_EVIDENCE})")).then(message),
+        task_text=pl.when(~maybe & message.str.contains("Task ", literal=True)).then(message),
+    )
+    if markers.is_rally:
+        both = pl.col("marker_text").str.extract_groups(RALLY_MARKER)
+        is_rally_start = both.struct.field("start").is_not_null()
+        start_marker = pl.when(is_rally_start).then(both)
+        end_marker = pl.when(~is_rally_start).then(
+            both.struct.with_fields(pl.field("error").str.strip_chars_start(" "))
+        )
+        start_regex = end_regex = RALLY_MARKER
+    else:
+        start_marker = pl.col("marker_text").str.extract_groups(markers.start)
+        end_marker = pl.col("marker_text").str.extract_groups(markers.end)
+        start_regex, end_regex = markers.start, markers.end
+    frame = frame.with_columns(
+        s=start_marker,
+        e=end_marker,
+        # the process-life patterns end at the first line's end
+        head=pl.col("other_text").str.split_exact("\n", 1).struct.field("field_0"),
+    )
     # a marker whose number is not a number is no marker
-    s_iter = _struct_field(pl.col("s"), "iteration", markers.start).str.to_integer(strict=False)
-    e_iter = _struct_field(pl.col("e"), "iteration", markers.end).str.to_integer(strict=False)
+    s_iter = _struct_field(pl.col("s"), "iteration", start_regex).str.to_integer(strict=False)
+    e_iter = _struct_field(pl.col("e"), "iteration", end_regex).str.to_integer(strict=False)
     is_start = s_iter.is_not_null()
     is_end = e_iter.is_not_null() & ~is_start
-    rally_text = pl.col("head")
+    head = pl.col("head")
     return frame.select(
         mark=pl.when(is_start)
         .then(pl.lit(START, pl.Int8))
@@ -129,18 +162,18 @@ def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
         .then(pl.lit(END, pl.Int8))
         .otherwise(pl.lit(0, pl.Int8)),
         m_task=pl.when(is_start)
-        .then(_struct_field(pl.col("s"), "task", markers.start))
-        .otherwise(_struct_field(pl.col("e"), "task", markers.end)),
+        .then(_struct_field(pl.col("s"), "task", start_regex))
+        .otherwise(_struct_field(pl.col("e"), "task", end_regex)),
         m_iteration=pl.coalesce(s_iter, e_iter),
-        m_status=pl.when(is_end).then(_struct_field(pl.col("e"), "status", markers.end)),
-        m_error_type=pl.when(is_end).then(_struct_field(pl.col("e"), "error_type", markers.end)),
-        m_error=pl.when(is_end).then(_struct_field(pl.col("e"), "error", markers.end)),
-        process_start=rally_text.str.contains(PROCESS_START),
-        main_only=rally_text.str.contains(MAIN_ONLY),
-        running_workload=rally_text.str.contains(RUNNING_WORKLOAD),
-        finished_workload=rally_text.str.contains(FINISHED_WORKLOAD),
-        hook_trigger=rally_text.str.contains(HOOK_TRIGGER),
-        task_ref=pl.when(rally_text.str.contains("Task ", literal=True)).then(rally_text.str.extract(TASK_REF, 1)),
-        raised_iteration=rally_text.str.extract(ITERATION_RAISED, 1).str.to_integer(strict=False),
-        not_in_iteration=rally_text.str.contains(NOT_IN_ITERATION),
+        m_status=pl.when(is_end).then(_struct_field(pl.col("e"), "status", end_regex)),
+        m_error_type=pl.when(is_end).then(_struct_field(pl.col("e"), "error_type", end_regex)),
+        m_error=pl.when(is_end).then(_struct_field(pl.col("e"), "error", end_regex)),
+        process_start=head.str.contains(PROCESS_START).fill_null(False),
+        main_only=head.str.contains(MAIN_ONLY).fill_null(False),
+        running_workload=head.str.contains(RUNNING_WORKLOAD).fill_null(False),
+        finished_workload=head.str.contains(FINISHED_WORKLOAD).fill_null(False),
+        hook_trigger=head.str.contains(HOOK_TRIGGER).fill_null(False),
+        task_ref=pl.col("task_text").str.extract(TASK_REF, 1),
+        raised_iteration=head.str.extract(ITERATION_RAISED, 1).str.to_integer(strict=False),
+        not_in_iteration=head.str.contains(NOT_IN_ITERATION).fill_null(False),
     ).cast(EVIDENCE_SCHEMA)  # type: ignore[arg-type]

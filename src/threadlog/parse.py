@@ -13,7 +13,9 @@ merged into that record when the store is written.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -104,15 +106,26 @@ class RecordBuilder:
 
     def feed(self, chunk: LineChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Records that start in this chunk, and late parts of records from earlier ones."""
+        return self.take(chunk, self.match(chunk))
+
+    def match(self, chunk: LineChunk) -> pl.DataFrame | None:
+        """The chunk's lines classified and their fields extracted.
+
+        Depends on the grammar only, so chunks may be matched in parallel; `take` then
+        consumes them in order.
+        """
+        return self._match(chunk.frame) if chunk.frame.height else None
+
+    def take(self, chunk: LineChunk, matched: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Join the matched chunk to the records before it (in order, one chunk at a time)."""
         lines = chunk.frame
         self.stats.lines += lines.height
         self.stats.bytes += chunk.nbytes
         self.stats.replaced_lines += chunk.replaced_lines
         self.stats.per_source_lines[self._source] += lines.height
-        if lines.height == 0:
+        if matched is None:
             return self._empty(), _empty_late()
         first_line = int(lines["line"][0])
-        matched = self._match(lines)
         anchored = self._anchor(matched)
         records, late = self._assemble(anchored, first_line)
         self.stats.records += records.height
@@ -315,10 +328,40 @@ def _sample_lines(sources: list[Source]) -> pl.Series:
 
 
 def iter_records(
-    builder: RecordBuilder, sources: list[Source], chunk_bytes: int
+    builder: RecordBuilder, sources: list[Source], chunk_bytes: int, pool: Executor | None = None
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Feed every chunk of every source through `builder`."""
+    """Feed every chunk of every source through `builder`, in order.
+
+    With a `pool`, the next chunks are matched in the background while this one is joined
+    to the records before it: matching is most of the work, and polars releases the GIL.
+    """
+    pending: deque[tuple[Source, LineChunk, Future[pl.DataFrame | None]]] = deque()
+    current: Source | None = None
+    depth = 2 if pool is not None else 0
+
+    def drain(keep: int) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        nonlocal current
+        while len(pending) > keep:
+            source, chunk, matched = pending.popleft()
+            if source is not current:
+                builder.start_source(source)
+                current = source
+            yield builder.take(chunk, matched.result())
+
     for source in sources:
-        builder.start_source(source)
         for chunk in read_chunks(source, chunk_bytes):
-            yield builder.feed(chunk)
+            if pool is None:
+                pending.append((source, chunk, _done(builder.match(chunk))))
+            else:
+                pending.append((source, chunk, pool.submit(builder.match, chunk)))
+            yield from drain(depth)
+        if current is not source and not pending:
+            builder.start_source(source)  # an empty source still shows in the summary
+            current = source
+    yield from drain(0)
+
+
+def _done(value: pl.DataFrame | None) -> Future[pl.DataFrame | None]:
+    future: Future[pl.DataFrame | None] = Future()
+    future.set_result(value)
+    return future

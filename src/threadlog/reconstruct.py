@@ -45,13 +45,6 @@ REASONS = (
     "hook_run",
     "time_gap",
 )
-RECORD_COLUMNS = {
-    "thread_uid": pl.String,
-    "task": pl.String,
-    "workload": pl.Int64,
-    "iteration": pl.Int64,
-    "attribution": pl.String,
-}
 
 
 @dataclass
@@ -94,45 +87,81 @@ def split_processes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
     ev = ev.with_columns(new_inst.alias("new_inst"))
     ev = ev.with_columns(inst=pl.col("new_inst").cast(pl.Int32).cum_sum().over("pid"))
     main_evidence = pl.col("process_start") | pl.col("main_only") | is_main_name.fill_null(False)
-    main_ident = pl.when(main_evidence).then(pl.col("ident")).drop_nulls().first().over("pid", "inst")
+    main_ident = pl.when(main_evidence).then(pl.col("ident_id")).drop_nulls().first().over("pid", "inst")
     # without any ident, all of a process's records share one key: treat it as the main one
-    on_main = pl.when(pl.col("ident").is_null()).then(True).otherwise(pl.col("ident") == main_ident)
+    on_main = pl.when(pl.col("ident_id").is_null()).then(True).otherwise(pl.col("ident_id") == main_ident)
     return ev.with_columns(main=on_main.fill_null(False))
 
 
+def _in_key_order(ev: pl.DataFrame) -> pl.DataFrame:
+    """Sort so that each key's records are contiguous and in record order.
+
+    Per-key running values (previous record, open iteration, generation) then become plain
+    shifts and cumulative sums with a reset where the key changes, far cheaper than
+    window expressions over hundreds of thousands of small groups.
+    """
+    return ev.sort(["pid", "ident_id", "row"], nulls_last=True)
+
+
+def _first_of(*cols: str) -> pl.Expr:
+    """True on the first row of each run of equal `cols` (rows in key order)."""
+    same = pl.lit(True)
+    for c in cols:
+        same = same & pl.col(c).eq_missing(pl.col(c).shift(1))
+    return (pl.int_range(pl.len()) == 0) | ~same
+
+
+def _within(first: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """A running cumulative sum of `value` that restarts where `first` is true."""
+    total = value.cum_sum()
+    return total - pl.when(first).then(total - value).forward_fill()
+
+
 def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
-    """Add ``generation`` (per pid and ident), ``reason`` and ``thread_uid``."""
-    key = ["pid", "inst", "ident"]
+    """Add ``generation`` (per pid and ident), ``reason`` and ``tid`` (a number per thread).
+
+    Returns the frame in key order (see `_in_key_order`).
+    """
     proc = ["pid", "inst"]
     is_start = pl.col("mark") == START
     is_end = pl.col("mark") == END
-    wl_boundary = (pl.col("running_workload") | pl.col("finished_workload")) & pl.col("main")
+    wl_boundary = ((pl.col("running_workload") | pl.col("finished_workload")) & pl.col("main")).cast(pl.Int32)
+    hook = pl.col("hook_trigger").cast(pl.Int32)
     ev = ev.with_columns(
-        wl_epoch=(wl_boundary.cast(pl.Int32).cum_sum() - wl_boundary.cast(pl.Int32)).over(proc),
-        hook_epoch=(pl.col("hook_trigger").cast(pl.Int32).cum_sum() - pl.col("hook_trigger").cast(pl.Int32)).over(proc),
-        open_state=pl.when(is_start).then(1).when(is_end).then(0).otherwise(None),
+        wl_epoch=(wl_boundary.cum_sum() - wl_boundary).over(proc),
+        hook_epoch=(hook.cum_sum() - hook).over(proc),
     )
-    prev = {c: pl.col(c).shift(1).over(key) for c in ("mark", "ts", "thread_name", "wl_epoch", "hook_epoch")}
-    iteration_open = pl.col("open_state").forward_fill().shift(1).over(key).fill_null(0) == 1
-    trigger_key = pl.col("hook_trigger").cast(pl.Int8).cum_max().shift(1).over(key).fill_null(0) == 1
-    first_on_key = pl.int_range(pl.len()).over(key) == 0
-    helper = ~pl.col("main") & ~iteration_open
-    rules = [
-        ("iteration_start", ~pl.col("main") & is_start),
-        ("previous_ended", ~pl.col("main") & (prev["mark"] == END)),
-        ("name_change", pl.col("thread_name") != prev["thread_name"]),
-        ("workload_start", helper & (pl.col("wl_epoch") != prev["wl_epoch"])),
-        (
-            "hook_run",
-            helper & (pl.col("hook_epoch") != prev["hook_epoch"]) & ~trigger_key & ~pl.col("hook_trigger"),
-        ),
-    ]
     gap = opts.gap
     if gap is None and not bool((ev["mark"] > 0).any()):
         gap = DEFAULT_GAP
+    ev = _in_key_order(ev).with_columns(first_on_key=_first_of("pid", "ident_id", "inst"))
+    first = pl.col("first_on_key")
+
+    def prev(c: str) -> pl.Expr:
+        return pl.when(~first).then(pl.col(c).shift(1))
+
+    def before(flag: pl.Expr) -> pl.Expr:
+        """Whether `flag`'s latest value on this key, before this record, was true."""
+        state = pl.when(flag.is_not_null()).then(flag).when(first).then(False).forward_fill()
+        return pl.when(~first).then(state.shift(1)).fill_null(False)
+
+    iteration_open = before(pl.when(is_start).then(True).when(is_end).then(False))
+    trigger_key = before(pl.when(pl.col("hook_trigger")).then(True))
+    helper = ~pl.col("main") & ~iteration_open
+    rules = [
+        ("iteration_start", ~pl.col("main") & is_start),
+        ("previous_ended", ~pl.col("main") & (prev("mark") == END)),
+        ("name_change", pl.col("thread_name") != prev("thread_name")),
+        ("workload_start", helper & (pl.col("wl_epoch") != prev("wl_epoch"))),
+        (
+            "hook_run",
+            helper & (pl.col("hook_epoch") != prev("hook_epoch")) & ~trigger_key & ~pl.col("hook_trigger"),
+        ),
+    ]
     if gap is not None:
-        has_markers = (pl.col("mark") > 0).any().over(key)
-        silence = _seconds(pl.col("ts") - prev["ts"])
+        key_id = first.cum_sum()
+        has_markers = (pl.col("mark") > 0).any().over(key_id)
+        silence = _seconds(pl.col("ts") - prev("ts"))
         rules.append(("time_gap", ~pl.col("main") & ~has_markers & (silence > gap)))
     first_reason = (
         pl.when(pl.col("inst") > 1)
@@ -141,20 +170,16 @@ def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
         .then(pl.lit("iteration_start"))
         .otherwise(pl.lit("first"))
     )
-    reason = pl.when(first_on_key).then(first_reason)
+    reason = pl.when(first).then(first_reason)
     for name, cond in rules:
         reason = reason.when(cond.fill_null(False)).then(pl.lit(name))
     ev = ev.with_columns(reason=reason.otherwise(None))
+    new_thread = pl.col("reason").is_not_null().cast(pl.Int64)
     ev = ev.with_columns(
-        generation=pl.col("reason").is_not_null().cast(pl.Int32).cum_sum().over("pid", "ident"),
+        generation=_within(_first_of("pid", "ident_id"), new_thread),
+        tid=new_thread.cum_sum(),
     )
-    uid = pl.format(
-        "{}/{}#{}",
-        pl.col("pid").cast(pl.String).fill_null("-"),
-        pl.col("ident").fill_null("-"),
-        pl.when(pl.col("ident").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
-    )
-    return ev.with_columns(thread_uid=uid)
+    return ev.drop("first_on_key")
 
 
 def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
@@ -170,7 +195,7 @@ def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
     events = (
         ev.with_columns(current_task.alias("cur_task"))
         .filter(pl.col("running_workload") & pl.col("main") & pl.col("cur_task").is_not_null())
-        .select(pl.col("cur_task").alias("task"), pl.col("row").alias("wl_row"))
+        .select(pl.col("cur_task").cast(pl.String).alias("task"), pl.col("row").alias("wl_row"))
         .with_columns(workload=pl.int_range(1, pl.len() + 1).over("task").cast(pl.Int64))
         .sort("wl_row")
     )
@@ -194,15 +219,18 @@ def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
 
 
 def attribute_by_thread(ev: pl.DataFrame) -> pl.DataFrame:
-    """Records between a START and its END on the same logical thread belong to it."""
+    """Records between a START and its END on the same logical thread belong to it.
+
+    `ev` is in key order, so each logical thread's records are contiguous: a block starts at
+    a new thread or at a START, and a START's block is its iteration up to its first END.
+    """
     is_start = pl.col("mark") == START
-    is_end = pl.col("mark") == END
-    ev = ev.with_columns(seg=is_start.cast(pl.Int32).cum_sum().over("thread_uid"))
-    seg = ["thread_uid", "seg"]
-    ends_before = (is_end.cast(pl.Int32).cum_sum() - is_end.cast(pl.Int32)).over(seg)
-    in_iter = (pl.col("seg") > 0) & (ends_before == 0)
+    is_end = (pl.col("mark") == END).cast(pl.Int64)
+    block = _first_of("tid") | is_start
+    ends_before = _within(block, is_end) - is_end
+    in_iter = pl.when(block).then(is_start).forward_fill() & (ends_before == 0)
     return ev.with_columns(
-        start_row=pl.when(in_iter).then(pl.col("row").first().over(seg)),
+        start_row=pl.when(in_iter).then(pl.when(block).then(pl.col("row")).forward_fill()),
         attribution=pl.when(in_iter).then(pl.lit("thread")),
     )
 
@@ -298,40 +326,54 @@ def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Rec
     """Logical threads and iterations from the evidence table (one row per record).
 
     `ev` holds ``source, line, pid, thread, thread_name, ts`` and the evidence columns of
-    `threadlog.markers`, in record order.
+    `threadlog.markers`, in record order. The per-record result is small: ``tid`` (the
+    logical thread's number in the threads table), ``start_row`` (the iteration's number in
+    the iterations table) and ``attribution``; `record_columns` turns it into names.
     """
     opts = opts or ReconstructOptions()
     has_ident = bool(ev["thread"].is_not_null().any() or ev["thread_name"].is_not_null().any())
     ev = ev.with_row_index("row").with_columns(
-        ident=pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"))
+        # a number per ident for sorting and grouping: the ident itself, or the name's hash
+        ident_id=pl.coalesce(
+            pl.col("thread"),
+            pl.when(pl.col("thread_name").is_not_null()).then(
+                pl.col("thread_name").hash().cast(pl.Int64, wrap_numerical=True)  # hash(null) is not null
+            ),
+        ),
     )
     ev = split_processes(ev, opts)
     ev = split_lifetimes(ev, opts)
-    ev = attribute_by_thread(ev) if has_ident else attribute_by_window(ev)
-    iterations = _iterations(ev)
-    ev = ev.join(
-        iterations.select("start_row", "task", "workload", "iteration"),
-        on="start_row",
-        how="left",
-        maintain_order="left",
-    )
-    records = ev.select(list(RECORD_COLUMNS)).cast(RECORD_COLUMNS)  # type: ignore[arg-type]
+    ev = attribute_by_thread(ev).sort("row") if has_ident else attribute_by_window(ev.sort("row"))
     threads = _threads(ev)
-    iterations = iterations.drop("start_row")
+    iterations = _iterations(ev, threads)
+    threads = _name_threads_iteration(threads, iterations)
+    records = ev.select("tid", "start_row", pl.col("attribution").cast(pl.Categorical))
     return Reconstruction(records, threads, iterations, _summary(threads, iterations))
 
 
-def _iterations(ev: pl.DataFrame) -> pl.DataFrame:
+def record_columns(records: pl.LazyFrame, result: Reconstruction) -> pl.LazyFrame:
+    """Replace ``tid``/``start_row`` of `records` by ``thread_uid, task, workload, iteration``."""
+    uid = result.threads.lazy().select("tid", "thread_uid")
+    it = result.iterations.lazy().select("start_row", "task", "workload", "iteration")
+    return (
+        records.join(uid, on="tid", how="left", maintain_order="left")
+        .join(it, on="start_row", how="left", maintain_order="left")
+        .drop("tid", "start_row")
+        .with_columns(pl.col("attribution").cast(pl.String))
+    )
+
+
+def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
     starts = ev.filter(pl.col("mark") == START).select(
         pl.col("row").alias("start_row"),
-        pl.col("m_task").alias("task"),
+        pl.col("m_task").cast(pl.String).alias("task"),
         pl.col("m_iteration").alias("iteration"),
         "source",
         pl.col("line").alias("first_line"),
         pl.col("ts").alias("start_ts"),
         "pid",
         "thread",
-        "thread_uid",
+        "tid",
     )
     members = ev.filter(pl.col("start_row").is_not_null())
     ends = (
@@ -358,6 +400,7 @@ def _iterations(ev: pl.DataFrame) -> pl.DataFrame:
         starts.join(ends, on="start_row", how="left")
         .join(counts, on="start_row", how="left")
         .join(workloads, on="start_row", how="left")
+        .join(threads.select("tid", "thread_uid"), on="tid", how="left")
         .sort("start_row")
         .select(
             "start_row",
@@ -376,32 +419,45 @@ def _iterations(ev: pl.DataFrame) -> pl.DataFrame:
             pl.col("records").fill_null(1).cast(pl.Int64),
             "first_line",
             pl.coalesce("end_line", "max_line").alias("last_line"),
-            "source",
+            pl.col("source").cast(pl.String),
         )
     )
 
 
 def _threads(ev: pl.DataFrame) -> pl.DataFrame:
     one = pl.col("start_row").drop_nulls().n_unique() == 1
-    return (
-        ev.group_by("thread_uid", maintain_order=True)
-        .agg(
-            pl.col("source").first(),
-            pl.col("pid").first(),
-            pl.col("thread").first(),
-            pl.col("thread_name").drop_nulls().first(),
-            pl.col("generation").first(),
-            pl.col("reason").first(),
-            pl.col("ts").min().alias("first_ts"),
-            pl.col("ts").max().alias("last_ts"),
-            pl.col("line").first().alias("first_line"),
-            pl.col("line").last().alias("last_line"),
-            pl.len().alias("records"),
-            pl.when(one).then(pl.col("task").drop_nulls().first()).alias("task"),
-            pl.when(one).then(pl.col("workload").drop_nulls().first()).alias("workload"),
-            pl.when(one).then(pl.col("iteration").drop_nulls().first()).alias("iteration"),
-        )
-        .with_columns(pl.col("records").cast(pl.Int64), pl.col("generation").cast(pl.Int64))
+    threads = ev.group_by("tid").agg(
+        pl.col("source").first().cast(pl.String),
+        pl.col("pid").first(),
+        pl.col("thread").first(),
+        pl.col("thread_name").drop_nulls().first(),
+        pl.col("ident_id").is_null().any().alias("no_ident"),
+        pl.col("inst").first(),
+        pl.col("generation").first().cast(pl.Int64),
+        pl.col("reason").first(),
+        pl.col("ts").min().alias("first_ts"),
+        pl.col("ts").max().alias("last_ts"),
+        pl.col("line").first().alias("first_line"),
+        pl.col("line").last().alias("last_line"),
+        pl.len().cast(pl.Int64).alias("records"),
+        pl.col("row").first().alias("first_row"),
+        pl.when(one).then(pl.col("start_row").drop_nulls().first()).alias("only_start_row"),
+    )
+    uid = pl.format(
+        "{}/{}#{}",
+        pl.col("pid").cast(pl.String).fill_null("-"),
+        pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"), pl.lit("-")),
+        pl.when(pl.col("no_ident")).then(pl.col("inst")).otherwise(pl.col("generation")),
+    )
+    return threads.sort("first_row").with_columns(thread_uid=uid).drop("no_ident", "inst", "first_row")
+
+
+def _name_threads_iteration(threads: pl.DataFrame, iterations: pl.DataFrame) -> pl.DataFrame:
+    """Give a thread the task, workload and iteration it ran, when it ran exactly one."""
+    named = iterations.select(pl.col("start_row").alias("only_start_row"), "task", "workload", "iteration")
+    return threads.join(named, on="only_start_row", how="left", maintain_order="left").select(
+        "tid", "thread_uid", "source", "pid", "thread", "thread_name", "generation", "reason",
+        "first_ts", "last_ts", "first_line", "last_line", "records", "task", "workload", "iteration",
     )
 
 
