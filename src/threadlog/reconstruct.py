@@ -118,9 +118,8 @@ def _within(first: pl.Expr, value: pl.Expr) -> pl.Expr:
 
 
 def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
-    """Add ``generation`` (per pid and ident), ``reason`` and ``tid`` (a number per thread).
-
-    Returns the frame in key order (see `_in_key_order`).
+    """``row, generation`` (per pid and ident), ``reason``, ``tid`` (a number per thread) and
+    what `attribute_by_thread` needs, in key order (see `_in_key_order`).
     """
     proc = ["pid", "inst"]
     is_start = pl.col("mark") == START
@@ -134,7 +133,9 @@ def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
     gap = opts.gap
     if gap is None and not bool((ev["mark"] > 0).any()):
         gap = DEFAULT_GAP
-    ev = _in_key_order(ev).with_columns(first_on_key=_first_of("pid", "ident_id", "inst"))
+    needed = ["row", "pid", "ident_id", "inst", "mark", "ts", "thread_name", "main", "hook_trigger"]
+    ev = _in_key_order(ev.select(*needed, "wl_epoch", "hook_epoch"))
+    ev = ev.with_columns(first_on_key=_first_of("pid", "ident_id", "inst"))
     first = pl.col("first_on_key")
 
     def prev(c: str) -> pl.Expr:
@@ -173,13 +174,13 @@ def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
     reason = pl.when(first).then(first_reason)
     for name, cond in rules:
         reason = reason.when(cond.fill_null(False)).then(pl.lit(name))
-    ev = ev.with_columns(reason=reason.otherwise(None))
+    ev = ev.with_columns(reason=reason.otherwise(None).cast(pl.Enum(REASONS)))
     new_thread = pl.col("reason").is_not_null().cast(pl.Int64)
     ev = ev.with_columns(
         generation=_within(_first_of("pid", "ident_id"), new_thread),
         tid=new_thread.cum_sum(),
     )
-    return ev.drop("first_on_key")
+    return ev.select("row", "mark", "reason", "generation", "tid")
 
 
 def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
@@ -189,33 +190,38 @@ def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
     messages count the workloads of its current task; without them, the k-th START of
     iteration n in a task is taken to belong to its k-th workload.
     """
-    current_task = (
-        pl.when(pl.col("main") & (pl.col("mark") == 0)).then(pl.col("task_ref")).forward_fill().over("pid", "inst")
+    proc = ["pid", "inst"]
+    # the task a main thread last named before each of its "Running workload" messages
+    mentions = (
+        ev.lazy()
+        .filter(pl.col("main") & (pl.col("mark") == 0) & pl.col("task_ref").is_not_null())
+        .select(*proc, "row", pl.col("task_ref").cast(pl.String).alias("task"))
+        .collect()
     )
     events = (
-        ev.with_columns(current_task.alias("cur_task"))
-        .filter(pl.col("running_workload") & pl.col("main") & pl.col("cur_task").is_not_null())
-        .select(pl.col("cur_task").cast(pl.String).alias("task"), pl.col("row").alias("wl_row"))
+        ev.lazy()
+        .filter(pl.col("running_workload") & pl.col("main"))
+        .select(*proc, pl.col("row").alias("wl_row"))
+        .collect()
+        .join_asof(mentions, left_on="wl_row", right_on="row", by=proc, strategy="backward", check_sortedness=False)
+        .filter(pl.col("task").is_not_null())
+        .select("task", "wl_row")
         .with_columns(workload=pl.int_range(1, pl.len() + 1).over("task").cast(pl.Int64))
         .sort("wl_row")
     )
-    by_order = starts.with_columns(
-        fallback=pl.int_range(1, pl.len() + 1).over("task", "iteration").cast(pl.Int64)
-    ).sort("start_row")
+    starts = starts.select("start_row", "task", "iteration").sort("start_row")
     if events.height:
-        by_order = by_order.join_asof(
-            events,
-            left_on="start_row",
-            right_on="wl_row",
-            by="task",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        known = pl.col("task").is_in(events["task"].unique().implode())
-        wl = pl.when(known).then(pl.col("workload")).otherwise(pl.col("fallback"))
+        by_events = starts.join_asof(
+            events, left_on="start_row", right_on="wl_row", by="task", strategy="backward", check_sortedness=False
+        ).filter(pl.col("task").is_in(events["task"].unique().implode()))
     else:
-        wl = pl.col("fallback")
-    return by_order.select("start_row", wl.alias("workload"))
+        by_events = starts.clear().with_columns(workload=pl.lit(None, dtype=pl.Int64))
+    rest = starts.join(by_events, on="start_row", how="anti")
+    # the k-th START of iteration n in a task: workload k (counted in key order, no groups)
+    by_repeats = rest.sort("task", "iteration", "start_row").with_columns(
+        workload=_within(_first_of("task", "iteration"), pl.col("start_row").is_not_null().cast(pl.Int64))
+    )
+    return pl.concat([by_events.select("start_row", "workload"), by_repeats.select("start_row", "workload")])
 
 
 def attribute_by_thread(ev: pl.DataFrame) -> pl.DataFrame:
@@ -231,7 +237,7 @@ def attribute_by_thread(ev: pl.DataFrame) -> pl.DataFrame:
     in_iter = pl.when(block).then(is_start).forward_fill() & (ends_before == 0)
     return ev.with_columns(
         start_row=pl.when(in_iter).then(pl.when(block).then(pl.col("row")).forward_fill()),
-        attribution=pl.when(in_iter).then(pl.lit("thread")),
+        attribution=pl.when(in_iter).then(pl.lit("thread")).cast(pl.Categorical),
     )
 
 
@@ -342,8 +348,12 @@ def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Rec
         ),
     )
     ev = split_processes(ev, opts)
-    ev = split_lifetimes(ev, opts)
-    ev = attribute_by_thread(ev).sort("row") if has_ident else attribute_by_window(ev.sort("row"))
+    lifetimes = split_lifetimes(ev, opts)
+    if has_ident:
+        lifetimes = attribute_by_thread(lifetimes).sort("row")
+        ev = ev.hstack(lifetimes.drop("row", "mark"))
+    else:
+        ev = attribute_by_window(ev.hstack(lifetimes.sort("row").drop("row", "mark")))
     threads = _threads(ev)
     iterations = _iterations(ev, threads)
     threads = _name_threads_iteration(threads, iterations)
@@ -364,7 +374,7 @@ def record_columns(records: pl.LazyFrame, result: Reconstruction) -> pl.LazyFram
 
 
 def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
-    starts = ev.filter(pl.col("mark") == START).select(
+    starts = ev.lazy().filter(pl.col("mark") == START).select(
         pl.col("row").alias("start_row"),
         pl.col("m_task").cast(pl.String).alias("task"),
         pl.col("m_iteration").alias("iteration"),
@@ -374,8 +384,13 @@ def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
         "pid",
         "thread",
         "tid",
+    ).collect()
+    members = (
+        ev.lazy()
+        .select("start_row", "mark", "line", "ts", "m_status", "m_error_type", "m_error")
+        .filter(pl.col("start_row").is_not_null())
+        .collect()
     )
-    members = ev.filter(pl.col("start_row").is_not_null())
     ends = (
         members.filter(pl.col("mark") == END)
         .group_by("start_row")
@@ -434,7 +449,7 @@ def _threads(ev: pl.DataFrame) -> pl.DataFrame:
         pl.col("ident_id").is_null().any().alias("no_ident"),
         pl.col("inst").first(),
         pl.col("generation").first().cast(pl.Int64),
-        pl.col("reason").first(),
+        pl.col("reason").first().cast(pl.String),
         pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"),
         pl.col("line").first().alias("first_line"),
