@@ -75,7 +75,7 @@ def _percent_grammar() -> pp.ParserElement:
     field_ = field_.set_name("%-field").set_parse_action(_percent_field)
     escaped = pp.Literal("%%").set_parse_action(lambda: Literal("%")).set_name("%%")
     text = pp.Regex(r"[^%]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
-    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace()
+    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace().parse_with_tabs()
 
 
 def _percent_field(t: pp.ParseResults) -> Field:
@@ -101,7 +101,7 @@ def _brace_grammar() -> pp.ParserElement:
     field_ = field_.set_parse_action(_brace_field)
     escaped = (pp.Literal("{{") | pp.Literal("}}")).set_parse_action(lambda t: Literal(t[0][0]))
     text = pp.Regex(r"[^{}]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
-    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace()
+    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace().parse_with_tabs()
 
 
 def _brace_field(t: pp.ParseResults) -> Field:
@@ -127,7 +127,7 @@ def _dollar_grammar() -> pp.ParserElement:
     field_ = (braced | plain).set_parse_action(lambda t: Field(t[0]))
     escaped = pp.Literal("$$").set_parse_action(lambda: Literal("$"))
     text = pp.Regex(r"[^$]+").set_parse_action(lambda t: Literal(t[0])).set_name("text")
-    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace()
+    return pp.ZeroOrMore(escaped | field_ | text).leave_whitespace().parse_with_tabs()
 
 
 _GRAMMARS = {"%": _percent_grammar(), "{": _brace_grammar(), "$": _dollar_grammar()}
@@ -264,6 +264,13 @@ _STRFTIME = {
     "F": r"\d{4}-\d\d-\d\d",
     "D": r"\d\d/\d\d/\d\d",
     "%": "%",
+    "k": r"[ \d]\d",
+    "l": r"[ \d]\d",
+    "x": r"\d\d/\d\d/\d\d",
+    "X": r"\d\d:\d\d:\d\d",
+    "R": r"\d\d:\d\d",
+    "r": r"\d\d:\d\d:\d\d (?:AM|PM)",
+    "c": r"[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}",
 }
 
 
@@ -307,6 +314,7 @@ class LinePattern:
     debug_suffix: bool = False
     # A quicker regex for the common lines (see `_fast_variant`), the steps that turn its
     # groups into this pattern's, and the suffix regex those steps use.
+    bases: dict[str, int] = field(default_factory=dict)  # integer groups written in hex or octal
     fast_regex: str | None = None
     fast_steps: tuple[str, ...] = ()
     suffix_regex: str | None = None
@@ -371,6 +379,7 @@ def compile_format(
         fmt = fmt + {"%": "%(message)s", "{": "{message}", "$": "${message}"}[style]
     tokens = parse_format(fmt, style)
     groups: dict[str, str] = {}
+    bases: dict[str, int] = {}
     parts: list[str] = []
     bracket = None
     if style == "%":
@@ -396,6 +405,8 @@ def compile_format(
             parts.append(_padded(tok, f"(?:{pattern})"))
             continue
         groups[group] = tok.name
+        if tok.conversion in ("x", "X", "o"):
+            bases[group] = 8 if tok.conversion == "o" else 16
         parts.append(_padded(tok, f"(?P<{group}>{pattern})"))
     regex = "".join(parts)
     if bracket is not None:
@@ -415,6 +426,7 @@ def compile_format(
         groups=groups,
         datefmt=datefmt,
         debug_suffix=bool(debug_suffix),
+        bases=bases,
         fast_regex=fast if steps else None,
         fast_steps=steps,
         suffix_regex=f"^(?P<message>.*)(?P<debug_suffix>{suffix_regex})$" if debug_suffix else None,

@@ -6,6 +6,10 @@ text is then cast to its column's type and the time fields are folded into ``ts`
 
 from __future__ import annotations
 
+import os
+import time
+import zoneinfo
+
 import polars as pl
 
 from threadlog.formats import FLOATS, INTS, TIME_FIELDS, LinePattern
@@ -35,7 +39,8 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
     casts = []
     for group, attr in pattern.groups.items():
         if attr in INTS:
-            casts.append(pl.col(group).str.to_integer(strict=False).cast(pl.Int64))
+            base = pattern.bases.get(group, 10)
+            casts.append(pl.col(group).str.to_integer(base=base, strict=False).cast(pl.Int64))
         elif attr in FLOATS:
             casts.append(pl.col(group).cast(pl.Float64, strict=False))
     frame = frame.with_columns(casts)
@@ -145,4 +150,31 @@ def time_expr(pattern: LinePattern) -> pl.Expr:
         micros = (millis * 1000).round(0).cast(pl.Int64)
         return base + pl.duration(microseconds=micros.fill_null(0))
     created = pl.col("created").cast(pl.Float64, strict=False)
-    return pl.from_epoch((created * 1_000_000).round(0).cast(pl.Int64), time_unit="us")
+    utc = pl.from_epoch((created * 1_000_000).round(0).cast(pl.Int64), time_unit="us")
+    return local_wall_time(utc)
+
+
+def local_wall_time(utc: pl.Expr) -> pl.Expr:
+    """UTC instants as local wall time, as `asctime` writes them (``%(created)f`` is UTC)."""
+    zone = _local_zone()
+    if zone is not None:
+        return utc.dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.replace_time_zone(None)
+    return utc + pl.duration(seconds=time.localtime().tm_gmtoff)
+
+
+def _local_zone() -> str | None:
+    """The IANA name of this machine's time zone, if it can be told (TZ, /etc/localtime)."""
+    names = []
+    if os.environ.get("TZ"):
+        names.append(os.environ["TZ"].lstrip(":"))
+    else:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            names.append(target.split("zoneinfo/", 1)[1])
+    for name in names:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        return name
+    return None
