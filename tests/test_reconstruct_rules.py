@@ -9,8 +9,10 @@ import polars as pl
 import pytest
 
 from tests.conftest import rally_log
+from threadlog.errors import ThreadlogError
 from threadlog.grammars import grammar_from_format
 from threadlog.ingest import IngestOptions, ingest
+from threadlog.markers import Markers
 from threadlog.reconstruct import ReconstructOptions
 
 TASK = "af5e63fc-1e6f-473a-8c62-b48136499c1b"
@@ -252,3 +254,36 @@ def test_thread_uids_are_unique_and_readable(case_store, ident_column):
     expected = pl.format("{}/{}#{}", "pid", ident_column, "generation")
     assert (threads["thread_uid"] == threads.select(expected).to_series()).all()
     assert threads["thread_uid"].is_unique().all()
+
+
+class TestUserMarkers:
+    LINES = (
+        "2026-01-01 10:00:00,000 77 1001 INFO job 7 begins",
+        "2026-01-01 10:00:00,010 77 1001 INFO working on 7",
+        "2026-01-01 10:00:00,020 77 1001 INFO job 7 done: failed",
+        "2026-01-01 10:00:00,030 77 1001 INFO job 8 begins",
+        "2026-01-01 10:00:00,040 77 1001 INFO job 8 done: ok",
+        "2026-01-01 10:00:00,050 77 1001 INFO job 9 begins",
+    )
+
+    def test_declared_markers_make_iterations(self, tmp_path):
+        """--iteration-start/--iteration-end declare another program's unit of work."""
+        fmt = "%(asctime)s %(process)d %(thread)d %(levelname)s %(message)s"
+        out = run(
+            tmp_path,
+            self.LINES,
+            grammar=grammar_from_format(fmt),
+            markers=Markers.custom(
+                r"^job (?P<iteration>\d+) begins$", r"^job (?P<iteration>\d+) done: (?P<status>\w+)"
+            ),
+        )
+        it = out["iterations"]
+        assert it["iteration"].to_list() == [7, 8, 9]
+        assert it["status"].to_list() == ["error", "ok", "unfinished"]
+        assert out["records"]["iteration"].to_list() == [7, 7, 7, 8, 8, 9]
+        assert out["threads"].height == 3
+
+    def test_a_marker_regex_must_name_the_iteration(self):
+        """A marker regex without (?P<iteration>...) is a user error."""
+        with pytest.raises(ThreadlogError, match="iteration"):
+            Markers.custom(r"^job \d+ begins$", None)

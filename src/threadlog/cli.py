@@ -23,6 +23,8 @@ from threadlog.errors import ExitCode, ThreadlogError
 from threadlog.export import format_of, write_frame, write_trace
 from threadlog.grammars import PRESETS, grammar_from_format, grammar_from_rally_conf, preset
 from threadlog.ingest import IngestOptions, ingest
+from threadlog.markers import Markers
+from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.store import Store
 from threadlog.views import (
     IterationTimeline,
@@ -107,6 +109,33 @@ def parse(
         str | None, typer.Option("--preset", help="Use a built-in format by name instead of detecting one.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    gap: Annotated[
+        float | None,
+        typer.Option(
+            "--gap",
+            help="Seconds of silence on an ident (without markers) that start a new thread "
+            "[default: 0.2, and only in logs without iteration markers].",
+        ),
+    ] = None,
+    pid_gap: Annotated[
+        float, typer.Option("--pid-gap", help="Seconds of silence after which a pid names a new process; 0: never.")
+    ] = DEFAULT_PID_GAP,
+    iteration_start: Annotated[
+        str | None,
+        typer.Option(
+            "--iteration-start", help="Regex of a unit of work's first message: (?P<iteration>...), opt. (?P<task>...)."
+        ),
+    ] = None,
+    iteration_end: Annotated[
+        str | None,
+        typer.Option(
+            "--iteration-end",
+            help="Regex of its last message; may name (?P<status>...), (?P<error_type>...), (?P<error>...).",
+        ),
+    ] = None,
+    records_only: Annotated[
+        bool, typer.Option("--records-only", help="Only the records table: no threads and iterations (quicker).")
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Parse logs into the store and print a summary.
@@ -129,7 +158,12 @@ def parse(
         grammar = grammar_from_rally_conf(str(rally_conf))
     elif preset_name is not None:
         grammar = preset(preset_name)
-    options = IngestOptions(grammar=grammar, store=store)
+    options = IngestOptions(
+        grammar=grammar,
+        store=store,
+        markers=Markers.custom(iteration_start, iteration_end),
+        reconstruct=None if records_only else ReconstructOptions(gap=gap, pid_gap=pid_gap or None),
+    )
     err = _err()
     live = err.is_terminal and not as_json
     summary = _ingest_with_progress(logs, options, err) if live else ingest(logs, options)

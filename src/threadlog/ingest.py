@@ -35,7 +35,8 @@ class IngestOptions:
     store: str | None = None
     chunk_bytes: int = CHUNK_BYTES
     markers: Markers = field(default_factory=Markers)
-    reconstruct: ReconstructOptions = field(default_factory=ReconstructOptions)
+    # None: records only, no threads and iterations (quicker, for logs without threads)
+    reconstruct: ReconstructOptions | None = field(default_factory=ReconstructOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -75,15 +76,18 @@ def _write_store(
     builder = RecordBuilder(grammar)
     parts: list[Path] = []
     lates: list[pl.DataFrame] = []
-    keys: list[Future[pl.DataFrame]] = []
+    keys: list[Future[pl.DataFrame | None]] = []
 
     source_names = pl.Enum(list(dict.fromkeys(s.name for s in sources)))
 
-    def keep(records: pl.DataFrame, path: Path) -> pl.DataFrame:
+    def keep(records: pl.DataFrame, path: Path) -> pl.DataFrame | None:
         records.write_parquet(path, compression="lz4")
+        if options.reconstruct is None:
+            return None
         keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))
         return keys.hstack(evidence(records, options.markers))
 
+    clock = _Clock()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="threadlog") as pool:
         for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
             if records.height:
@@ -93,25 +97,44 @@ def _write_store(
                 lates.append(late)
             if options.progress is not None:
                 options.progress(builder.stats.bytes)
-        evidence_table = pl.concat([k.result() for k in keys]) if keys else None
+        evidence_parts = [k.result() for k in keys]
+    clock.lap("parse")
     stats = builder.stats
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
-    assert evidence_table is not None
-    result = reconstruct(evidence_table, options.reconstruct)
-    del evidence_table, keys
-    records = pl.concat(
-        [pl.concat([pl.scan_parquet(p) for p in parts], how="vertical"), result.records.lazy()],
-        how="horizontal",
-    )
-    records = record_columns(records, result)
+    records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
+    result = None
+    if options.reconstruct is not None:
+        result = reconstruct(pl.concat(evidence_parts), options.reconstruct)  # type: ignore[arg-type]
+        del evidence_parts
+        records = record_columns(pl.concat([records, result.records.lazy()], how="horizontal"), result)
+        clock.lap("reconstruct")
     if lates:
         records = _merge_late_parts(records, pl.concat(lates))
     writer.sink_table("records", records)
-    writer.write_table("threads", result.threads.drop("tid"))
-    writer.write_table("iterations", result.iterations.drop("start_row"))
-    return {**_summary(writer, sources, grammar, stats), **result.summary}
+    if result is not None:
+        writer.write_table("threads", result.threads.drop("tid"))
+        writer.write_table("iterations", result.iterations.drop("start_row"))
+    clock.lap("write")
+    summary = _summary(writer, sources, grammar, stats)
+    if result is not None:
+        summary.update(result.summary)
+    summary["timings"] = clock.laps
+    return summary
+
+
+class _Clock:
+    """Seconds spent in each phase, for the summary (what a benchmark reads)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame:

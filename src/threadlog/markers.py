@@ -125,7 +125,8 @@ def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
     if markers.is_rally:
         maybe = message.str.contains("| ITER: ", literal=True)
     else:
-        maybe = message.str.contains(f"(?:{markers.start})|(?:{markers.end})")
+        unnamed = [re.sub(r"\(\?P<\w+>", "(?:", m) for m in (markers.start, markers.end)]
+        maybe = message.str.contains("|".join(f"(?:{m})" for m in unnamed))
     frame = records.select(
         marker_text=pl.when(maybe).then(message),
         other_text=pl.when(~maybe & message.str.contains(f"^(?:{_ANY_EVIDENCE})")).then(message),

@@ -374,17 +374,22 @@ def record_columns(records: pl.LazyFrame, result: Reconstruction) -> pl.LazyFram
 
 
 def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
-    starts = ev.lazy().filter(pl.col("mark") == START).select(
-        pl.col("row").alias("start_row"),
-        pl.col("m_task").cast(pl.String).alias("task"),
-        pl.col("m_iteration").alias("iteration"),
-        "source",
-        pl.col("line").alias("first_line"),
-        pl.col("ts").alias("start_ts"),
-        "pid",
-        "thread",
-        "tid",
-    ).collect()
+    starts = (
+        ev.lazy()
+        .filter(pl.col("mark") == START)
+        .select(
+            pl.col("row").alias("start_row"),
+            pl.col("m_task").cast(pl.String).alias("task"),
+            pl.col("m_iteration").alias("iteration"),
+            "source",
+            pl.col("line").alias("first_line"),
+            pl.col("ts").alias("start_ts"),
+            "pid",
+            "thread",
+            "tid",
+        )
+        .collect()
+    )
     members = (
         ev.lazy()
         .select("start_row", "mark", "line", "ts", "m_status", "m_error_type", "m_error")
@@ -404,10 +409,11 @@ def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
     )
     counts = members.group_by("start_row").agg(pl.len().alias("records"), pl.col("line").max().alias("max_line"))
     workloads = _workloads(ev, starts)
+    # an END without a status (a user's marker may not say) means the unit of work ended well
     status = (
-        pl.when(pl.col("m_status").is_null())
+        pl.when(pl.col("end_line").is_null())
         .then(pl.lit("unfinished"))
-        .when(pl.col("m_status").str.to_lowercase() == "ok")
+        .when(pl.col("m_status").is_null() | pl.col("m_status").str.to_lowercase().is_in(["ok", "success", "passed"]))
         .then(pl.lit("ok"))
         .otherwise(pl.lit("error"))
     )
@@ -471,8 +477,22 @@ def _name_threads_iteration(threads: pl.DataFrame, iterations: pl.DataFrame) -> 
     """Give a thread the task, workload and iteration it ran, when it ran exactly one."""
     named = iterations.select(pl.col("start_row").alias("only_start_row"), "task", "workload", "iteration")
     return threads.join(named, on="only_start_row", how="left", maintain_order="left").select(
-        "tid", "thread_uid", "source", "pid", "thread", "thread_name", "generation", "reason",
-        "first_ts", "last_ts", "first_line", "last_line", "records", "task", "workload", "iteration",
+        "tid",
+        "thread_uid",
+        "source",
+        "pid",
+        "thread",
+        "thread_name",
+        "generation",
+        "reason",
+        "first_ts",
+        "last_ts",
+        "first_line",
+        "last_line",
+        "records",
+        "task",
+        "workload",
+        "iteration",
     )
 
 
