@@ -108,7 +108,7 @@ def _write_store(
     if options.reconstruct is not None:
         result = reconstruct(pl.concat(evidence_parts), options.reconstruct)  # type: ignore[arg-type]
         del evidence_parts
-        records = record_columns(pl.concat([records, result.records.lazy()], how="horizontal"), result)
+        records = pl.concat([records, record_columns(result).lazy()], how="horizontal")
         clock.lap("reconstruct")
     if lates:
         records = _merge_late_parts(records, pl.concat(lates))

@@ -361,16 +361,23 @@ def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Rec
     return Reconstruction(records, threads, iterations, _summary(threads, iterations))
 
 
-def record_columns(records: pl.LazyFrame, result: Reconstruction) -> pl.LazyFrame:
-    """Replace ``tid``/``start_row`` of `records` by ``thread_uid, task, workload, iteration``."""
-    uid = result.threads.lazy().select("tid", "thread_uid")
-    it = result.iterations.lazy().select("start_row", "task", "workload", "iteration")
-    return (
-        records.join(uid, on="tid", how="left", maintain_order="left")
-        .join(it, on="start_row", how="left", maintain_order="left")
-        .drop("tid", "start_row")
-        .with_columns(pl.col("attribution").cast(pl.String))
-    )
+def record_columns(result: Reconstruction) -> pl.DataFrame:
+    """``thread_uid, task, workload, iteration, attribution`` for each record, in order.
+
+    Looked up by position, not joined: ``tid`` runs 1..n over the threads, and the
+    iterations are sorted by ``start_row``.
+    """
+    by_tid = result.threads.sort("tid")
+    starts = result.iterations["start_row"]
+    at = starts.search_sorted(result.records["start_row"].fill_null(-1))
+    it = result.iterations.select("task", "workload", "iteration")
+    picked = it.select(pl.all().gather(at.clip(0, max(it.height - 1, 0)))) if it.height else None
+    has_it = result.records["start_row"].is_not_null()
+    out = pl.DataFrame({"thread_uid": by_tid["thread_uid"].gather(result.records["tid"] - 1)})
+    for name, dtype in (("task", pl.String), ("workload", pl.Int64), ("iteration", pl.Int64)):
+        column = picked[name] if picked is not None else pl.Series(name, [None] * has_it.len(), dtype=dtype)
+        out = out.with_columns(pl.when(has_it).then(column).otherwise(None).cast(dtype).alias(name))
+    return out.with_columns(result.records["attribution"].cast(pl.String).alias("attribution"))
 
 
 def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
