@@ -114,44 +114,6 @@ _ANY_EVIDENCE = "|".join(
 )
 
 
-def _rally_marker(text: pl.Expr) -> pl.Expr:
-    """`RALLY_MARKER`'s groups, cut out by position: a regex capture costs several times more.
-
-    ``Task <36-char uuid> | ITER: <n> START`` or ``... END: OK`` / ``END: Error <type>: <msg>``.
-    """
-    shaped = text.str.starts_with("Task ") & (text.str.slice(41, 9) == " | ITER: ")
-    task = text.str.slice(5, 36)
-    number_and_rest = text.str.slice(50).str.splitn(" ", 2)
-    number, rest = number_and_rest.struct.field("field_0"), number_and_rest.struct.field("field_1")
-    valid = shaped & task.str.contains(f"^{UUID}$") & number.str.contains(r"^\d+$")
-    is_start = rest == "START"
-    outcome = pl.when(rest.str.starts_with("END: ")).then(
-        rest.str.slice(5).str.split_exact("\n", 1).struct.field("field_0")
-    )
-    status = (
-        pl.when(outcome.str.starts_with("OK"))
-        .then(pl.lit("OK"))
-        .when(outcome.str.starts_with("Error"))
-        .then(pl.lit("Error"))
-    )
-    failure = pl.when(outcome.str.starts_with("Error ")).then(outcome.str.slice(6)).str.splitn(":", 2)
-    error_type = failure.struct.field("field_0")
-    error = pl.when(failure.struct.field("field_1").is_not_null()).then(
-        failure.struct.field("field_1").str.strip_chars_start(" ")
-    )
-    is_marker = valid & (is_start | status.is_not_null())
-    return pl.when(is_marker).then(
-        pl.struct(
-            task.alias("task"),
-            number.alias("iteration"),
-            pl.when(is_start).then(pl.lit("START")).alias("start"),
-            pl.when(~is_start).then(status).alias("status"),
-            pl.when(~is_start).then(pl.when(error.is_not_null()).then(error_type)).alias("error_type"),
-            pl.when(~is_start).then(error).alias("error"),
-        )
-    )
-
-
 def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
     """The evidence columns for a frame of records (same row order).
 
@@ -171,10 +133,12 @@ def evidence(records: pl.DataFrame, markers: Markers) -> pl.DataFrame:
         task_text=pl.when(~maybe & message.str.contains("Task ", literal=True)).then(message),
     )
     if markers.is_rally:
-        both = _rally_marker(pl.col("marker_text"))
+        both = pl.col("marker_text").str.extract_groups(RALLY_MARKER)
         is_rally_start = both.struct.field("start").is_not_null()
         start_marker = pl.when(is_rally_start).then(both)
-        end_marker = pl.when(~is_rally_start).then(both)
+        end_marker = pl.when(~is_rally_start).then(
+            both.struct.with_fields(pl.field("error").str.strip_chars_start(" "))
+        )
         start_regex = end_regex = RALLY_MARKER
     else:
         start_marker = pl.col("marker_text").str.extract_groups(markers.start)
