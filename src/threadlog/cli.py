@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -21,8 +21,6 @@ from rich.table import Table
 from threadlog import __version__
 from threadlog.errors import ExitCode, ThreadlogError
 from threadlog.export import format_of, write_frame, write_trace
-from threadlog.grammars import PRESETS, grammar_from_format, grammar_from_rally_conf, preset
-from threadlog.ingest import IngestOptions, ingest
 from threadlog.markers import Markers
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.store import Store
@@ -36,6 +34,9 @@ from threadlog.views import (
     select_iteration,
 )
 from threadlog.views import timeline as build_timeline
+
+if TYPE_CHECKING:
+    from threadlog.ingest import IngestOptions
 
 __all__ = ["app", "main"]
 
@@ -149,6 +150,10 @@ def parse(
 
         threadlog parse --format '%(process)d %(thread)d %(levelname)s: %(message)s' app.log
     """
+    # The parser's modules (and pyparsing) load only here: reading the store starts faster.
+    from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset  # noqa: PLC0415
+    from threadlog.ingest import IngestOptions, ingest  # noqa: PLC0415
+
     if sum(x is not None for x in (fmt, rally_conf, preset_name)) > 1:
         raise ThreadlogError("give only one of --format, --rally-conf and --preset")
     grammar = None
@@ -181,6 +186,8 @@ def formats() -> None:
 
         threadlog formats
     """
+    from threadlog.grammars import PRESETS  # noqa: PLC0415 (see parse)
+
     table = Table("preset", "format", "exception prefix")
     for name, grammar in PRESETS.items():
         table.add_row(name, "\n".join(grammar.formats), "\n".join(p.format for p in grammar.exceptions))
@@ -188,6 +195,8 @@ def formats() -> None:
 
 
 def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> dict[str, Any]:
+    from threadlog.ingest import ingest  # noqa: PLC0415 (see parse)
+
     total = 0
     for name in logs:
         p = Path(name)
