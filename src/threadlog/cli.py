@@ -32,6 +32,7 @@ from threadlog.views import (
     list_threads,
     recycled_idents,
     select_iteration,
+    thread_timeline,
 )
 from threadlog.views import timeline as build_timeline
 
@@ -391,7 +392,10 @@ LEVEL_STYLE = {
 
 @app.command()
 def timeline(
-    iteration: Annotated[int, typer.Option("--iteration", "-i", help="Iteration number.")],
+    iteration: Annotated[int | None, typer.Option("--iteration", "-i", help="Iteration number.")] = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="A logical thread's thread_uid instead (any log, Rally or not).")
+    ] = None,
     task: Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")] = None,
     workload: Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")] = None,
     level: Annotated[str | None, typer.Option("--level", help="Only records at this level or above.")] = None,
@@ -407,7 +411,7 @@ def timeline(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """Show one iteration line by line, with offsets from its start.
+    """Show one iteration (or one logical thread) line by line, with offsets from its start.
 
     Reads the store only. When the number matches iterations of several workloads or
     tasks, it lists them with the flags that pick each.
@@ -415,8 +419,20 @@ def timeline(
     Example:
 
         threadlog timeline --iteration 42 --workload 2 --context
+
+        threadlog timeline --thread 3667/-#1
     """
     opened = _open_store(store)
+    if (iteration is None) == (thread is None):
+        raise ThreadlogError("name one iteration (--iteration N) or one thread (--thread UID)")
+    if thread is not None:
+        row, records = thread_timeline(opened, thread, level)
+        if out is not None or to is not None:
+            _write_timeline(records, out, to, force)
+            return
+        _print_thread_timeline(row, records)
+        return
+    assert iteration is not None
     found = select_iteration(opened, iteration, task, workload)
     if found.height > 1:
         table = Table(
@@ -439,12 +455,30 @@ def timeline(
         raise typer.Exit(ExitCode.USER_ERROR)
     view = build_timeline(opened, found.row(0, named=True), level, context)
     if out is not None or to is not None:
-        fmt = format_of(out, to)
-        write_frame(view.records.drop("parsed"), out, fmt, force)
-        if out is not None:
-            _err().print(f"wrote {view.records.height:,} records to {out}")
+        _write_timeline(view.records, out, to, force)
         return
     _print_timeline(view)
+
+
+def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
+    write_frame(records.drop("parsed"), out, format_of(out, to), force)
+    if out is not None:
+        _err().print(f"wrote {records.height:,} records to {out}")
+
+
+def _print_thread_timeline(row: dict[str, Any], records: pl.DataFrame) -> None:
+    con = _out()
+    con.print(
+        f"[bold]thread {row['thread_uid']}[/]  pid {row['pid']}  ident {_cell(row['thread'])}  "
+        f"name {_cell(row['thread_name'])}  began: {row['reason']}",
+        soft_wrap=True,
+    )
+    con.print(
+        f"first {_cell(row['first_ts'])}  last {_cell(row['last_ts'])}  lines {row['first_line']}..{row['last_line']}  "
+        f"records {records.height}",
+        soft_wrap=True,
+    )
+    _print_records(con, records)
 
 
 def _print_timeline(view: IterationTimeline) -> None:
@@ -466,19 +500,29 @@ def _print_timeline(view: IterationTimeline) -> None:
             f"[yellow]{view.ambiguous} records in its span could not be attributed (ambiguous: "
             "several iterations open in the process)[/]"
         )
-    for row in view.records.iter_rows(named=True):
+    _print_records(con, view.records)
+    if view.context is not None:
+        _print_context(con, view)
+
+
+def _print_records(con: Console, records: pl.DataFrame) -> None:
+    for row in records.iter_rows(named=True):
         offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
         lvl = row["level"] or "-"
         style = LEVEL_STYLE.get(lvl, "")
         lines = (row["message"] or "").split("\n")
         where = f"{Path(row['source']).name}:{row['line']}"
-        tag = "" if row["attribution"] == "thread" else f" ({row['attribution']})"
+        tag = "" if row["attribution"] in ("thread", None) else f" ({row['attribution']})"
         con.print(
             f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]",
             soft_wrap=True,
         )
         for extra in lines[1:]:
             con.print(f"{'':>10}   {escape(extra)}", soft_wrap=True)
+
+
+def _print_context(con: Console, view: IterationTimeline) -> None:
+    it = view.iteration
     if view.context is not None:
         title = f"{view.context.height} iterations overlapped it in pid {it['pid']}"
         table = Table(

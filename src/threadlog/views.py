@@ -23,6 +23,7 @@ __all__ = [
     "list_threads",
     "recycled_idents",
     "select_iteration",
+    "thread_timeline",
     "timeline",
 ]
 
@@ -183,6 +184,24 @@ def timeline(
         ambiguous = _ambiguous_between(store, it)
     neighbours = _overlapping(store, it) if context else None
     return IterationTimeline(it, frame, neighbours, ambiguous)
+
+
+def thread_timeline(store: Store, uid: str, level: str | None = None) -> tuple[dict[str, object], pl.DataFrame]:
+    """One logical thread's row of the threads table, and its records with offsets."""
+    found = store.scan("threads").filter(pl.col("thread_uid") == uid).collect()
+    if found.height == 0:
+        raise ThreadlogError(f"no thread {uid!r}; `threadlog threads` lists them (pid/ident#generation)")
+    row = found.row(0, named=True)
+    records = store.scan("records").filter(pl.col("thread_uid") == uid)
+    if level is not None:
+        records = records.filter(level_at_least(level))
+    start = row["first_ts"]
+    offset = (
+        (pl.col("ts") - pl.lit(start)).dt.total_microseconds() / 1e6
+        if start is not None
+        else pl.lit(None, dtype=pl.Float64)
+    )
+    return row, records.with_columns(offset_s=offset).sort("source", "line").collect()
 
 
 def _ambiguous_between(store: Store, it: dict[str, object]) -> int:
