@@ -169,16 +169,7 @@ def timeline(
         & (pl.col("workload") == it["workload"])
         & (pl.col("iteration") == it["iteration"])
     )
-    records = store.scan("records").filter(key)
-    if level is not None:
-        records = records.filter(level_at_least(level))
-    start = it["start_ts"]
-    offset = (
-        (pl.col("ts") - pl.lit(start)).dt.total_microseconds() / 1e6
-        if start is not None
-        else pl.lit(None, dtype=pl.Float64)
-    )
-    frame = records.with_columns(offset_s=offset).sort("source", "line").collect()
+    frame = _records_from(store, key, it["start_ts"], level)
     ambiguous = 0
     if (frame["attribution"] != "thread").any() or frame.height == 0:
         ambiguous = _ambiguous_between(store, it)
@@ -192,16 +183,20 @@ def thread_timeline(store: Store, uid: str, level: str | None = None) -> tuple[d
     if found.height == 0:
         raise ThreadlogError(f"no thread {uid!r}; `threadlog threads` lists them (pid/ident#generation)")
     row = found.row(0, named=True)
-    records = store.scan("records").filter(pl.col("thread_uid") == uid)
+    return row, _records_from(store, pl.col("thread_uid") == uid, row["first_ts"], level)
+
+
+def _records_from(store: Store, which: pl.Expr, start: object, level: str | None) -> pl.DataFrame:
+    """The records `which` selects, in log order, with ``offset_s`` from `start` (read lazily)."""
+    records = store.scan("records").filter(which)
     if level is not None:
         records = records.filter(level_at_least(level))
-    start = row["first_ts"]
     offset = (
         (pl.col("ts") - pl.lit(start)).dt.total_microseconds() / 1e6
         if start is not None
         else pl.lit(None, dtype=pl.Float64)
     )
-    return row, records.with_columns(offset_s=offset).sort("source", "line").collect()
+    return records.with_columns(offset_s=offset).sort("source", "line").collect()
 
 
 def _ambiguous_between(store: Store, it: dict[str, object]) -> int:
