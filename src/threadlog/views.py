@@ -106,15 +106,7 @@ def list_iterations(
     iteration: int | None = None,
     status: str | None = None,
 ) -> pl.DataFrame:
-    frame = store.scan("iterations").filter(task_filter(store, task))
-    if workload is not None:
-        frame = frame.filter(pl.col("workload") == workload)
-    if iteration is not None:
-        frame = frame.filter(pl.col("iteration") == iteration)
-    if status is not None:
-        check_status(status)
-        frame = frame.filter(pl.col("status") == status)
-    return frame.collect()
+    return export_table(store, "iterations", task, workload, iteration, status)
 
 
 def iteration_stats(iterations: pl.DataFrame) -> dict[str, object]:
@@ -254,7 +246,7 @@ def export_table(
     iteration: int | None = None,
     status: str | None = None,
 ) -> pl.DataFrame:
-    """One table of the store, filtered; records filter through their iteration's status."""
+    """One table of the store, filtered; records and threads filter through their iteration's status."""
     frame = store.scan(table).filter(task_filter(store, task))
     if workload is not None:
         frame = frame.filter(pl.col("workload") == workload)
