@@ -24,10 +24,7 @@ from threadlog.grammars import PRESETS
 from threadlog.matching import extract_fields
 
 OSLO_DATEFMT = "%Y-%m-%d %H:%M:%S"
-RALLY_FORMAT = (
-    "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [-] "
-    "%(instance)s%(message)s"
-)
+RALLY_FORMAT = "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [-] %(instance)s%(message)s"
 RALLY_LINE = (
     "2026-11-25 23:39:51.397 18841 140315149818752 INFO rally.task.runner [-] "
     "Task 83637ff4-41ca-4b42-bc04-54bdb6f52ebe | ITER: 3 START"
@@ -37,8 +34,7 @@ OSLO_CONTEXT_LINE = (
     "[req-7a01c151-b6ff-4dd9-9fd2-9710a83bab57 None] Caught SIGTERM, exiting"
 )
 OSLO_NO_CONTEXT_LINE = (
-    "2015-10-29 10:51:12.398 3102 INFO neutron.openstack.common.service [-] "
-    "Caught SIGTERM, stopping children"
+    "2015-10-29 10:51:12.398 3102 INFO neutron.openstack.common.service [-] Caught SIGTERM, stopping children"
 )
 OSLO_TRACE_LINE = (
     "2015-11-12 12:47:21.004 8512 TRACE nova.compute.manager "
@@ -50,10 +46,7 @@ OSLO_DEBUG_LINE = (
     "_wait_for_exit_or_signal /usr/lib/python2.7/site-packages/nova/openstack/common/service.py:166"
 )
 HA_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s (%(threadName)s) [%(name)s] %(message)s"
-HA_LINE = (
-    "2024-07-28 11:52:45.612 WARNING (SyncWorker_0) [homeassistant.loader] "
-    "We found a custom integration"
-)
+HA_LINE = "2024-07-28 11:52:45.612 WARNING (SyncWorker_0) [homeassistant.loader] We found a custom integration"
 
 
 def _rows(pattern: LinePattern, *lines: str) -> list[dict[str, object]]:
@@ -108,9 +101,7 @@ def test_percent_tokens_with_widths_zero_padding_and_escape():
 
 def test_percent_width_without_minus_is_right_aligned():
     """``%(levelname)8s`` pads on the left (right-aligned), as printf does."""
-    assert parse_format("%(levelname)8s") == [
-        Field("levelname", align=">", width=8, conversion="s")
-    ]
+    assert parse_format("%(levelname)8s") == [Field("levelname", align=">", width=8, conversion="s")]
 
 
 def test_percent_precision_and_combined_flags():
@@ -193,7 +184,9 @@ def test_dollar_tokens_plain_braced_and_escape():
 def test_dollar_identifier_stops_at_first_non_identifier_character():
     """``$asctime.$msecs`` is two fields with a dot between, as `string.Template` reads it."""
     assert parse_format("$asctime.$msecs", "$") == [
-        Field("asctime"), Literal("."), Field("msecs"),
+        Field("asctime"),
+        Literal("."),
+        Field("msecs"),
     ]
 
 
@@ -225,8 +218,15 @@ def test_malformed_format_strings_raise_threadlog_error(fmt, style):
 
 @pytest.mark.parametrize(
     ("fmt", "style"),
-    [("plain text", "%"), ("", "%"), ("%(message)s", "{"), ("{message}", "$"),
-     ("%%(message)s", "%"), ("{{message}}", "{"), ("$$message", "$")],
+    [
+        ("plain text", "%"),
+        ("", "%"),
+        ("%(message)s", "{"),
+        ("{message}", "$"),
+        ("%%(message)s", "%"),
+        ("{{message}}", "{"),
+        ("$$message", "$"),
+    ],
 )
 def test_format_strings_without_fields_raise_threadlog_error(fmt, style):
     """A format string with no field (often the wrong --style) raises ThreadlogError."""
@@ -285,9 +285,7 @@ def test_strftime_regex_matches_what_strftime_renders():
 def test_line_pattern_reports_its_attributes_and_time():
     """A compiled pattern lists the attributes it captures and whether it has a time."""
     pattern = compile_format(RALLY_FORMAT, "%", OSLO_DATEFMT)
-    assert {"asctime", "msecs", "process", "thread", "levelname", "name", "message"} <= (
-        pattern.attributes
-    )
+    assert {"asctime", "msecs", "process", "thread", "levelname", "name", "message"} <= (pattern.attributes)
     assert pattern.has_time
     assert not compile_format("%(levelname)s:%(name)s:%(message)s").has_time
 
@@ -362,17 +360,12 @@ def test_oslo_trace_exception_prefix_line():
     assert row["pid"] == 8512
     assert row["logger"] == "nova.compute.manager"
     assert row["instance"] == "3a0e4f5c-0f8e-4f8e-9d4a-1f2e3d4c5b6a"
-    assert row["message"] == (
-        '  File "/usr/lib/python2.7/site-packages/nova/compute/manager.py", line 6, in f'
-    )
+    assert row["message"] == ('  File "/usr/lib/python2.7/site-packages/nova/compute/manager.py", line 6, in f')
 
 
 def test_oslo_error_exception_prefix_line_without_instance():
     """The newer ERROR exception prefix matches too, and no instance leaves it null."""
-    line = (
-        "2015-11-12 12:47:21.004 8512 ERROR nova.compute.manager Traceback (most recent "
-        "call last):"
-    )
+    line = "2015-11-12 12:47:21.004 8512 ERROR nova.compute.manager Traceback (most recent call last):"
     row = _row(PRESETS["oslo"].exceptions[0], line)
     assert row["_hit"] is True
     assert row["pid"] == 8512
@@ -418,9 +411,7 @@ def test_oslo_debug_suffix_is_split_off_debug_records():
     assert row["level"] == "DEBUG"
     assert row["message"] == "Full set of CONF:"
     assert row["func_name"] == "_wait_for_exit_or_signal"
-    assert row["pathname"] == (
-        "/usr/lib/python2.7/site-packages/nova/openstack/common/service.py"
-    )
+    assert row["pathname"] == ("/usr/lib/python2.7/site-packages/nova/openstack/common/service.py")
     assert row["lineno"] == 166
     assert "debug_suffix" not in row
 
@@ -514,8 +505,7 @@ def test_created_gives_ts_without_asctime():
 
 def test_custom_field_is_its_own_column():
     """A custom field becomes a String column named after it (snake_case)."""
-    row = _row(compile_format("%(asctime)s %(userId)s %(message)s"),
-               "2024-01-01 00:00:00,000 u-17 hello world")
+    row = _row(compile_format("%(asctime)s %(userId)s %(message)s"), "2024-01-01 00:00:00,000 u-17 hello world")
     assert row["user_id"] == "u-17"
     assert row["message"] == "hello world"
 
@@ -568,17 +558,13 @@ def test_hex_and_octal_conversions(fmt, style, line, column, value):
 @pytest.mark.parametrize("datefmt", ["%c", "%r"])
 def test_locale_datefmt_directives(datefmt):
     """A datefmt using %c or %r (blanks inside the time) matches and gives level and ts."""
-    record = logging.makeLogRecord(
-        {"created": 1_772_500_000.0, "msecs": 0.0, "levelname": "INFO", "msg": "hello"}
-    )
+    record = logging.makeLogRecord({"created": 1_772_500_000.0, "msecs": 0.0, "levelname": "INFO", "msg": "hello"})
     fmt = "%(asctime)s %(levelname)s %(message)s"
     line = logging.Formatter(fmt, datefmt=datefmt).format(record)
     row = _row(compile_format(fmt, "%", datefmt), line)
     assert row["_hit"] is True
     assert (row["level"], row["message"]) == ("INFO", "hello")
     assert row["ts"] is not None
-
-
 
 
 @pytest.mark.usefixtures("india_time")

@@ -45,8 +45,26 @@ LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.C
 # No tab: threadlog compiles a tab in a format string to blanks (see test_formats.py's
 # xfail test_tab_separated_format); tabs inside messages are generated.
 SEPARATORS = (
-    " ", " - ", " | ", ": ", ":", " [", "] ", " (", ") ", " :: ", " -- ", " => ",
-    ",", "; ", " % ", " {", "} ", " $ ", " %% ", " }{ ",
+    " ",
+    " - ",
+    " | ",
+    ": ",
+    ":",
+    " [",
+    "] ",
+    " (",
+    ") ",
+    " :: ",
+    " -- ",
+    " => ",
+    ",",
+    "; ",
+    " % ",
+    " {",
+    "} ",
+    " $ ",
+    " %% ",
+    " }{ ",
 )
 DATEFMTS = (
     None,  # logging's default: "%Y-%m-%d %H:%M:%S,mmm"
@@ -88,73 +106,145 @@ def _variants(attr, column, forms, free_text=False):
 
 FIELDS: dict[str, list[Spec]] = {
     "asctime": _variants("asctime", None, [("%(asctime)s", "{asctime}", "${asctime}")]),
-    "msecs": _variants("msecs", None, [
-        ("%(msecs)03d", "{msecs:03.0f}", "${msecs}"),
-        ("%(msecs)d", "{msecs:.0f}", "$msecs"),
-        ("%(msecs)s", "{msecs}", "$msecs"),
-    ]),
-    "created": _variants("created", None, [
-        ("%(created)f", "{created:f}", "${created}"),
-        ("%(created)s", "{created}", "$created"),
-    ]),
-    "relativeCreated": _variants("relativeCreated", "relative_created", [
-        ("%(relativeCreated)f", "{relativeCreated:f}", "${relativeCreated}"),
-        ("%(relativeCreated)s", "{relativeCreated}", "$relativeCreated"),
-    ]),
-    "process": _variants("process", "pid", [
-        ("%(process)d", "{process:d}", "${process}"),
-        ("%(process)s", "{process}", "$process"),
-        ("%(process)8d", "{process:8d}", "$process"),
-    ]),
-    "processName": _variants("processName", "process_name", [
-        ("%(processName)s", "{processName}", "${processName}"),
-    ], free_text=True),
-    "thread": _variants("thread", "thread", [
-        ("%(thread)d", "{thread:d}", "${thread}"),
-        ("%(thread)s", "{thread}", "$thread"),
-        ("%(thread)-20d", "{thread:<20d}", "$thread"),
-    ]),
-    "threadName": _variants("threadName", "thread_name", [
-        ("%(threadName)s", "{threadName}", "${threadName}"),
-        ("%(threadName)-12s", "{threadName:<12}", "$threadName"),
-    ], free_text=True),
-    "name": _variants("name", "logger", [
-        ("%(name)s", "{name}", "${name}"),
-        ("%(name)-15s", "{name:<15}", "$name"),
-    ], free_text=True),
-    "levelname": _variants("levelname", "level", [
-        ("%(levelname)s", "{levelname}", "${levelname}"),
-        ("%(levelname)-8s", "{levelname:<8}", "$levelname"),
-        ("%(levelname)8s", "{levelname:>8}", "${levelname}"),
-        ("%(levelname)-10s", "{levelname:10}", "$levelname"),
-    ]),
-    "levelno": _variants("levelno", "levelno", [
-        ("%(levelno)s", "{levelno}", "$levelno"),
-        ("%(levelno)2d", "{levelno:2d}", "${levelno}"),
-    ]),
+    "msecs": _variants(
+        "msecs",
+        None,
+        [
+            ("%(msecs)03d", "{msecs:03.0f}", "${msecs}"),
+            ("%(msecs)d", "{msecs:.0f}", "$msecs"),
+            ("%(msecs)s", "{msecs}", "$msecs"),
+        ],
+    ),
+    "created": _variants(
+        "created",
+        None,
+        [
+            ("%(created)f", "{created:f}", "${created}"),
+            ("%(created)s", "{created}", "$created"),
+        ],
+    ),
+    "relativeCreated": _variants(
+        "relativeCreated",
+        "relative_created",
+        [
+            ("%(relativeCreated)f", "{relativeCreated:f}", "${relativeCreated}"),
+            ("%(relativeCreated)s", "{relativeCreated}", "$relativeCreated"),
+        ],
+    ),
+    "process": _variants(
+        "process",
+        "pid",
+        [
+            ("%(process)d", "{process:d}", "${process}"),
+            ("%(process)s", "{process}", "$process"),
+            ("%(process)8d", "{process:8d}", "$process"),
+        ],
+    ),
+    "processName": _variants(
+        "processName",
+        "process_name",
+        [
+            ("%(processName)s", "{processName}", "${processName}"),
+        ],
+        free_text=True,
+    ),
+    "thread": _variants(
+        "thread",
+        "thread",
+        [
+            ("%(thread)d", "{thread:d}", "${thread}"),
+            ("%(thread)s", "{thread}", "$thread"),
+            ("%(thread)-20d", "{thread:<20d}", "$thread"),
+        ],
+    ),
+    "threadName": _variants(
+        "threadName",
+        "thread_name",
+        [
+            ("%(threadName)s", "{threadName}", "${threadName}"),
+            ("%(threadName)-12s", "{threadName:<12}", "$threadName"),
+        ],
+        free_text=True,
+    ),
+    "name": _variants(
+        "name",
+        "logger",
+        [
+            ("%(name)s", "{name}", "${name}"),
+            ("%(name)-15s", "{name:<15}", "$name"),
+        ],
+        free_text=True,
+    ),
+    "levelname": _variants(
+        "levelname",
+        "level",
+        [
+            ("%(levelname)s", "{levelname}", "${levelname}"),
+            ("%(levelname)-8s", "{levelname:<8}", "$levelname"),
+            ("%(levelname)8s", "{levelname:>8}", "${levelname}"),
+            ("%(levelname)-10s", "{levelname:10}", "$levelname"),
+        ],
+    ),
+    "levelno": _variants(
+        "levelno",
+        "levelno",
+        [
+            ("%(levelno)s", "{levelno}", "$levelno"),
+            ("%(levelno)2d", "{levelno:2d}", "${levelno}"),
+        ],
+    ),
     "module": _variants("module", "module", [("%(module)s", "{module}", "$module")], True),
-    "funcName": _variants("funcName", "func_name", [
-        ("%(funcName)s", "{funcName}", "${funcName}"),
-    ], free_text=True),
-    "lineno": _variants("lineno", "lineno", [
-        ("%(lineno)d", "{lineno:d}", "$lineno"),
-        ("%(lineno)05d", "{lineno:05d}", "${lineno}"),
-        ("%(lineno)-5d", "{lineno:<5d}", "$lineno"),
-    ]),
-    "pathname": _variants("pathname", "pathname", [
-        ("%(pathname)s", "{pathname}", "${pathname}"),
-    ], free_text=True),
-    "filename": _variants("filename", "filename", [
-        ("%(filename)s", "{filename}", "$filename"),
-    ], free_text=True),
-    "message": _variants("message", "message", [
-        ("%(message)s", "{message}", "${message}"),
-    ], free_text=True),
+    "funcName": _variants(
+        "funcName",
+        "func_name",
+        [
+            ("%(funcName)s", "{funcName}", "${funcName}"),
+        ],
+        free_text=True,
+    ),
+    "lineno": _variants(
+        "lineno",
+        "lineno",
+        [
+            ("%(lineno)d", "{lineno:d}", "$lineno"),
+            ("%(lineno)05d", "{lineno:05d}", "${lineno}"),
+            ("%(lineno)-5d", "{lineno:<5d}", "$lineno"),
+        ],
+    ),
+    "pathname": _variants(
+        "pathname",
+        "pathname",
+        [
+            ("%(pathname)s", "{pathname}", "${pathname}"),
+        ],
+        free_text=True,
+    ),
+    "filename": _variants(
+        "filename",
+        "filename",
+        [
+            ("%(filename)s", "{filename}", "$filename"),
+        ],
+        free_text=True,
+    ),
+    "message": _variants(
+        "message",
+        "message",
+        [
+            ("%(message)s", "{message}", "${message}"),
+        ],
+        free_text=True,
+    ),
 }
 # asctime immediately followed by its milliseconds, as most real formats write it
 ASCTIME_MSECS = [
-    Spec("asctime+msecs", f"%(asctime)s{sep}%(msecs)03d", f"{{asctime}}{sep}{{msecs:03.0f}}",
-         f"${{asctime}}{sep}${{msecs}}", None)
+    Spec(
+        "asctime+msecs",
+        f"%(asctime)s{sep}%(msecs)03d",
+        f"{{asctime}}{sep}{{msecs:03.0f}}",
+        f"${{asctime}}{sep}${{msecs}}",
+        None,
+    )
     for sep in (".", ",")
 ]
 
@@ -204,16 +294,20 @@ def formats(draw) -> Format:
     """A format of 1 to 7 distinct fields with a separator between every two."""
     custom = draw(st.sampled_from(sorted(CUSTOM)))
     pool = dict(FIELDS)
-    pool[custom] = _variants(custom, CUSTOM[custom], [
-        (f"%({custom})s", f"{{{custom}}}", f"${{{custom}}}"),
-    ], free_text=True)
+    pool[custom] = _variants(
+        custom,
+        CUSTOM[custom],
+        [
+            (f"%({custom})s", f"{{{custom}}}", f"${{{custom}}}"),
+        ],
+        free_text=True,
+    )
     names = draw(st.lists(st.sampled_from(sorted(pool)), min_size=1, max_size=7, unique=True))
     specs = [draw(st.sampled_from(pool[n])) for n in names]
     if {"asctime", "msecs"} <= set(names) and draw(st.booleans()):
         joined = draw(st.sampled_from(ASCTIME_MSECS))
         specs = [joined if s.attr == "asctime" else s for s in specs if s.attr != "msecs"]
-    separators = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(specs) - 1,
-                               max_size=len(specs) - 1))
+    separators = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(specs) - 1, max_size=len(specs) - 1))
     datefmt = draw(st.sampled_from(DATEFMTS))
     return Format(tuple(specs), tuple(separators), datefmt)
 
@@ -227,10 +321,19 @@ LOGGER_NAMES = st.one_of(
     st.lists(IDENT, min_size=1, max_size=4).map(".".join),
 )
 THREAD_NAMES = st.one_of(
-    st.sampled_from([
-        "MainThread", "Thread-3", "ThreadPoolExecutor-0_1", "SyncWorker_0", "asyncio_0",
-        "Dummy-1", "Thread-13 (_worker_thread)", "Recorder", "pydevd.Reader",
-    ]),
+    st.sampled_from(
+        [
+            "MainThread",
+            "Thread-3",
+            "ThreadPoolExecutor-0_1",
+            "SyncWorker_0",
+            "asyncio_0",
+            "Dummy-1",
+            "Thread-13 (_worker_thread)",
+            "Recorder",
+            "pydevd.Reader",
+        ]
+    ),
     st.from_regex(r"[A-Za-z][A-Za-z0-9_.-]{0,20}", fullmatch=True),
 )
 PROCESS_NAMES = st.one_of(
@@ -245,7 +348,9 @@ def _free_text(avoid: str | None) -> st.SearchStrategy[str]:
     """Printable one-line text without surrounding blanks (and without `avoid`'s first char)."""
     excluded = [avoid[0]] if avoid else []
     chars = st.characters(
-        codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp"), include_characters="\t",
+        codec="utf-8",
+        exclude_categories=("Cc", "Cs", "Zl", "Zp"),
+        include_characters="\t",
         exclude_characters=excluded,
     )
     return st.text(chars, max_size=40).filter(lambda s: s == s.strip())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -51,6 +53,9 @@ class _Commands(typer.core.TyperGroup):
         except ThreadlogError as exc:
             Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
+        except KeyboardInterrupt:
+            Console(stderr=True, highlight=False).print("interrupted; the previous store is unchanged")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 app = typer.Typer(
@@ -257,7 +262,9 @@ def _span(s: dict[str, Any]) -> str:
 # -- reading the store ----------------------------------------------------------------------
 
 
-def _open_store(store: str | None) -> Store:
+@contextmanager
+def _reading(store: str | None) -> Iterator[Store]:
+    """The store, opened; warns about changed sources and reports a store that breaks."""
     opened = Store.open(store)
     changed = opened.stale_sources()
     if changed:
@@ -266,7 +273,8 @@ def _open_store(store: str | None) -> Store:
             "run `threadlog parse` again for current results",
             soft_wrap=True,
         )
-    return opened
+    with opened.reading():
+        yield opened
 
 
 def _out() -> Console:
@@ -316,25 +324,25 @@ def threads(
 
         threadlog threads --recycled
     """
-    opened = _open_store(store)
-    if recycled:
-        frame = recycled_idents(opened, pid)
-        cols = ["pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"]
-        _print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
-        return
-    frame = list_threads(opened, pid)
-    cols = [
-        "thread_uid",
-        "thread_name",
-        "reason",
-        "first_ts",
-        "last_ts",
-        "first_line",
-        "last_line",
-        "records",
-        "iteration",
-    ]
-    _print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
+    with _reading(store) as opened:
+        if recycled:
+            frame = recycled_idents(opened, pid)
+            cols = ["pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"]
+            _print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
+            return
+        frame = list_threads(opened, pid)
+        cols = [
+            "thread_uid",
+            "thread_name",
+            "reason",
+            "first_ts",
+            "last_ts",
+            "first_line",
+            "last_line",
+            "records",
+            "iteration",
+        ]
+        _print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
 
 
 @app.command()
@@ -354,28 +362,28 @@ def iterations(
 
         threadlog iterations --status error
     """
-    opened = _open_store(store)
-    frame = list_iterations(opened, task, workload, None, status)
-    cols = [
-        "task",
-        "workload",
-        "iteration",
-        "status",
-        "error_type",
-        "duration_s",
-        "pid",
-        "thread_uid",
-        "first_line",
-        "last_line",
-    ]
-    shown = frame.with_columns(pl.col("task").str.slice(0, 8))
-    _print_frame(shown, cols, f"{frame.height:,} iterations", limit)
-    st = iteration_stats(frame)
-    _out().print(
-        f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
-        f"unfinished {st['unfinished']:,}  duration s: min {_cell(st['min'])}  "
-        f"median {_cell(st['median'])}  p90 {_cell(st['p90'])}  max {_cell(st['max'])}"
-    )
+    with _reading(store) as opened:
+        frame = list_iterations(opened, task, workload, None, status)
+        cols = [
+            "task",
+            "workload",
+            "iteration",
+            "status",
+            "error_type",
+            "duration_s",
+            "pid",
+            "thread_uid",
+            "first_line",
+            "last_line",
+        ]
+        shown = frame.with_columns(pl.col("task").str.slice(0, 8))
+        _print_frame(shown, cols, f"{frame.height:,} iterations", limit)
+        st = iteration_stats(frame)
+        _out().print(
+            f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
+            f"unfinished {st['unfinished']:,}  duration s: min {_cell(st['min'])}  "
+            f"median {_cell(st['median'])}  p90 {_cell(st['p90'])}  max {_cell(st['max'])}"
+        )
 
 
 LEVEL_STYLE = {
@@ -422,42 +430,42 @@ def timeline(
 
         threadlog timeline --thread 3667/-#1
     """
-    opened = _open_store(store)
-    if (iteration is None) == (thread is None):
-        raise ThreadlogError("name one iteration (--iteration N) or one thread (--thread UID)")
-    if thread is not None:
-        row, records = thread_timeline(opened, thread, level)
-        if out is not None or to is not None:
-            _write_timeline(records, out, to, force)
+    with _reading(store) as opened:
+        if (iteration is None) == (thread is None):
+            raise ThreadlogError("name one iteration (--iteration N) or one thread (--thread UID)")
+        if thread is not None:
+            row, records = thread_timeline(opened, thread, level)
+            if out is not None or to is not None:
+                _write_timeline(records, out, to, force)
+                return
+            _print_thread_timeline(row, records)
             return
-        _print_thread_timeline(row, records)
-        return
-    assert iteration is not None
-    found = select_iteration(opened, iteration, task, workload)
-    if found.height > 1:
-        table = Table(
-            "task",
-            "workload",
-            "status",
-            "start",
-            "pick with",
-            title=f"iteration {iteration} is in {found.height} workloads",
-        )
-        for row in found.iter_rows(named=True):
-            table.add_row(
-                row["task"],
-                str(row["workload"]),
-                row["status"],
-                _cell(row["start_ts"]),
-                f"--task {row['task'][:8]} --workload {row['workload']}",
+        assert iteration is not None
+        found = select_iteration(opened, iteration, task, workload)
+        if found.height > 1:
+            table = Table(
+                "task",
+                "workload",
+                "status",
+                "start",
+                "pick with",
+                title=f"iteration {iteration} is in {found.height} workloads",
             )
-        _err().print(table)
-        raise typer.Exit(ExitCode.USER_ERROR)
-    view = build_timeline(opened, found.row(0, named=True), level, context)
-    if out is not None or to is not None:
-        _write_timeline(view.records, out, to, force)
-        return
-    _print_timeline(view)
+            for row in found.iter_rows(named=True):
+                table.add_row(
+                    row["task"],
+                    str(row["workload"]),
+                    row["status"],
+                    _cell(row["start_ts"]),
+                    f"--task {row['task'][:8]} --workload {row['workload']}",
+                )
+            _err().print(table)
+            raise typer.Exit(ExitCode.USER_ERROR)
+        view = build_timeline(opened, found.row(0, named=True), level, context)
+        if out is not None or to is not None:
+            _write_timeline(view.records, out, to, force)
+            return
+        _print_timeline(view)
 
 
 def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
@@ -572,19 +580,19 @@ def export(
 
         threadlog export trace --out run.json
     """
-    opened = _open_store(store)
-    if what == "trace":
-        n = write_trace(opened, out, force)
-        _err().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
-        return
-    if what not in ("records", "threads", "iterations"):
-        raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
-    fmt = format_of(out, None)
-    if fmt == "json" and what != "trace":
-        raise ThreadlogError("tables export as .csv or .parquet")
-    frame = export_table(opened, what, task, workload, iteration, status)
-    write_frame(frame, out, fmt, force)
-    _err().print(f"wrote {frame.height:,} {what} rows to {out}")
+    with _reading(store) as opened:
+        if what == "trace":
+            n = write_trace(opened, out, force)
+            _err().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
+            return
+        if what not in ("records", "threads", "iterations"):
+            raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
+        fmt = format_of(out, None)
+        if fmt == "json" and what != "trace":
+            raise ThreadlogError("tables export as .csv or .parquet")
+        frame = export_table(opened, what, task, workload, iteration, status)
+        write_frame(frame, out, fmt, force)
+        _err().print(f"wrote {frame.height:,} {what} rows to {out}")
 
 
 def main() -> None:

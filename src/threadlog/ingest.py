@@ -6,8 +6,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,8 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
     if not paths:
         raise ThreadlogError("no log named; give one or more files, or - for stdin")
     root = resolve_store(options.store)
-    with tempfile.TemporaryDirectory(prefix="threadlog-stdin-") as spool:
-        sources = [_open(p, Path(spool)) for p in paths]
+    with _spool_for_stdin(paths) as spool:
+        sources = [_open(p, spool) for p in paths]
         grammar = options.grammar or detect_grammar(sources)
         with StoreWriter(root) as writer:
             summary = _write_store(writer, sources, grammar, options)
@@ -59,13 +60,31 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
     return summary
 
 
-def _open(name: str, spool: Path) -> Source:
+@contextmanager
+def _spool_for_stdin(paths: list[str]) -> Iterator[Path | None]:
+    """A temporary folder for standard input, when it is among the inputs."""
+    if "-" not in paths:
+        yield None
+        return
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="threadlog-stdin-")
+    except OSError as exc:
+        raise ThreadlogError(f"cannot keep standard input in a temporary file ({exc.strerror or exc})") from None
+    with folder as name:
+        yield Path(name)
+
+
+def _open(name: str, spool: Path | None) -> Source:
     if name != "-":
         return open_source(name)
+    assert spool is not None
     # stdin is read once into a spool file, so that detection and parsing can both read it
     target = spool / "stdin.log"
-    with target.open("wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out)
+    try:
+        with target.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out)
+    except OSError as exc:
+        raise ThreadlogError(f"cannot keep standard input in a temporary file ({exc.strerror or exc})") from None
     src = open_source(str(target))
     return Source("-", src.path, src.size, None, src.gzip)
 
@@ -81,7 +100,7 @@ def _write_store(
     source_names = pl.Enum(list(dict.fromkeys(s.name for s in sources)))
 
     def keep(records: pl.DataFrame, path: Path) -> pl.DataFrame | None:
-        records.write_parquet(path, compression="lz4")
+        writer.write_part(records, path)
         if options.reconstruct is None:
             return None
         keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))

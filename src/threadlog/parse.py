@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -50,6 +51,7 @@ CORE_SCHEMA: dict[str, pl.DataType] = {
 }
 _HEADER, _EXCEPTION, _OTHER = 0, 1, 2
 DETECT_LINES = 2000
+DETECT_LINE_BYTES = 4096
 
 
 def record_schema(grammar: LineGrammar) -> dict[str, pl.DataType]:
@@ -317,9 +319,11 @@ def _sample_lines(sources: list[Source]) -> pl.Series:
     for source in sources:
         if source.path is None:
             continue  # stdin cannot be read twice; it is sampled by the caller
-        for chunk in read_chunks(source, chunk_bytes=1 << 20):
-            parts.append(chunk.frame["text"].head(DETECT_LINES))
-            break
+        with closing(read_chunks(source, chunk_bytes=1 << 20)) as chunks:
+            for chunk in chunks:
+                # a 50 MB line would cost every preset a 50 MB match: a line's start decides
+                parts.append(chunk.frame["text"].head(DETECT_LINES).str.slice(0, DETECT_LINE_BYTES))
+                break
         if sum(p.len() for p in parts) >= DETECT_LINES:
             break
     if not parts:
@@ -349,12 +353,14 @@ def iter_records(
             yield builder.take(chunk, matched.result())
 
     for source in sources:
-        for chunk in read_chunks(source, chunk_bytes):
-            if pool is None:
-                pending.append((source, chunk, _done(builder.match(chunk))))
-            else:
-                pending.append((source, chunk, pool.submit(builder.match, chunk)))
-            yield from drain(depth)
+        # closed at once, not by the garbage collector, if the caller stops early (Ctrl-C)
+        with closing(read_chunks(source, chunk_bytes)) as chunks:
+            for chunk in chunks:
+                if pool is None:
+                    pending.append((source, chunk, _done(builder.match(chunk))))
+                else:
+                    pending.append((source, chunk, pool.submit(builder.match, chunk)))
+                yield from drain(depth)
         if current is not source and not pending:
             builder.start_source(source)  # an empty source still shows in the summary
             current = source

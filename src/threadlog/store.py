@@ -18,6 +18,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,10 @@ class StoreWriter:
         (self.tmp / "parts").mkdir(exist_ok=True)
         return self.tmp / "parts" / f"{self._parts:06d}.parquet"
 
+    def write_part(self, frame: pl.DataFrame, path: Path) -> None:
+        """Write an intermediate chunk of a table (quick to write, read back once)."""
+        _guard_write(lambda: frame.write_parquet(path, compression="lz4"))
+
     def path(self, table: str) -> Path:
         return self.tmp / f"{table}.parquet"
 
@@ -98,11 +104,23 @@ class StoreWriter:
         meta = {"threadlog_version": __version__, "schema_version": SCHEMA_VERSION, **meta}
         _guard_write(lambda: (self.tmp / META).write_text(json.dumps(meta, indent=2, default=str)))
         backup = _backup_path(self.root)
-        if backup.exists():
-            shutil.rmtree(backup)
-        if self.root.exists():
-            self.root.rename(backup)
-        self.tmp.rename(self.root)
+        try:
+            if backup.exists():
+                shutil.rmtree(backup)
+            if self.root.exists():
+                self.root.rename(backup)
+        except OSError as exc:  # e.g. an immutable folder, or a mount point (EBUSY)
+            raise ThreadlogError(
+                f"cannot replace the store at {self.root} ({exc.strerror or exc}); choose another --store"
+            ) from None
+        try:
+            self.tmp.rename(self.root)
+        except OSError as exc:
+            if backup.exists() and not self.root.exists():
+                backup.rename(self.root)  # put the old store back
+            raise ThreadlogError(
+                f"cannot replace the store at {self.root} ({exc.strerror or exc}); the previous store is unchanged"
+            ) from None
         shutil.rmtree(backup, ignore_errors=True)
 
 
@@ -141,6 +159,17 @@ class Store:
                 f"the store at {root} was written by another threadlog version; run `threadlog parse LOG` again"
             )
         return cls(root, meta)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turn a store that breaks while being read (damaged, or deleted) into a user error."""
+        try:
+            yield
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            raise ThreadlogError(
+                f"the store at {self.root} is unreadable ({reason}); run `threadlog parse LOG` again"
+            ) from None
 
     def scan(self, table: str) -> pl.LazyFrame:
         """A lazy view of one table (nothing is read until collected)."""
