@@ -94,10 +94,13 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
             **{g: pl.col("_tail").struct.field(g) for g in names},
         ).drop("_tail")
     fast = fast.with_columns(pl.col(HIT).fill_null(False))
-    miss = ~fast[HIT]
+    # the full regex only for the missed lines it matches (a match test is a quick DFA pass;
+    # capturing groups from lines that then fail, like tracebacks, is not)
+    missed = text.to_frame("t").select(pl.when(~fast[HIT]).then(pl.col("t"))).to_series()
+    miss = missed.str.contains(pattern.regex).fill_null(False)
     if not miss.any():
         return fast
-    rest = text.to_frame("t").select(pl.when(miss).then(pl.col("t"))).to_series()
+    rest = missed.to_frame("t").select(pl.when(miss).then(pl.col("t"))).to_series()
     full = _extract(rest, pattern.regex)
     if pattern.debug_suffix:
         full = full.with_columns(_debug_suffix_only_on_debug(pattern))

@@ -166,9 +166,12 @@ class RecordBuilder:
         exc_pid = pl.Series("exc_pid", [None] * lines.height, dtype=pl.Int64)
         exc_text = pl.Series("exc_text", [None] * lines.height, dtype=pl.String)
         for pattern in self.grammar.exceptions:
-            idx = (out["kind"] == _OTHER).arg_true()
-            if idx.len() == 0:
+            if not (out["kind"] == _OTHER).any():
                 break
+            # a quick match test first: groups are extracted only from lines that match
+            idx = ((out["kind"] == _OTHER) & text.str.contains(pattern.regex)).arg_true()
+            if idx.len() == 0:
+                continue
             found = extract_fields(text.gather(idx), pattern)
             hit_idx = idx.filter(found["_hit"])
             if hit_idx.len() == 0:
