@@ -349,12 +349,13 @@ def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Rec
     )
     ev = split_processes(ev, opts)
     lifetimes = split_lifetimes(ev, opts)
+    key_order = lifetimes["row"]
     if has_ident:
         lifetimes = attribute_by_thread(lifetimes).sort("row")
         ev = ev.hstack(lifetimes.drop("row", "mark"))
     else:
         ev = attribute_by_window(ev.hstack(lifetimes.sort("row").drop("row", "mark")))
-    threads = _threads(ev)
+    threads = _threads(ev, key_order)
     iterations = _iterations(ev, threads)
     threads = _name_threads_iteration(threads, iterations)
     records = ev.select("tid", "start_row", pl.col("attribution").cast(pl.Categorical))
@@ -452,9 +453,28 @@ def _iterations(ev: pl.DataFrame, threads: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _threads(ev: pl.DataFrame) -> pl.DataFrame:
+def _threads(ev: pl.DataFrame, key_order: pl.Series) -> pl.DataFrame:
+    """One row per logical thread. In key order each thread's records are contiguous and
+    ``tid`` ascends, so the grouping takes polars' sorted fast path (several times quicker
+    than hashing hundreds of thousands of groups)."""
     one = pl.col("start_row").drop_nulls().n_unique() == 1
-    threads = ev.group_by("tid").agg(
+    needed = [
+        "tid",
+        "source",
+        "pid",
+        "thread",
+        "thread_name",
+        "ident_id",
+        "inst",
+        "generation",
+        "reason",
+        "ts",
+        "line",
+        "row",
+        "start_row",
+    ]
+    keyed = ev.select(needed)[key_order].with_columns(pl.col("tid").set_sorted())
+    threads = keyed.group_by("tid", maintain_order=True).agg(
         pl.col("source").first().cast(pl.String),
         pl.col("pid").first(),
         pl.col("thread").first(),
