@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import Result
 
 from threadlog.grammars import grammar_from_format
 from threadlog.ingest import IngestOptions, ingest
@@ -55,3 +56,22 @@ def case_store(tmp_path_factory: pytest.TempPathFactory):
         return cache[(case, variant)]
 
     return get
+
+
+def assert_ok(result: Result) -> None:
+    """The command succeeded; show what it said if not."""
+    assert result.exit_code == 0, (result.exception, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr  # stdout may show a log's own tracebacks
+
+
+def assert_clean_error(result: Result, *words: str) -> str:
+    """Non-zero exit, no uncaught exception, exactly one line on stderr holding `words` (any case)."""
+    assert result.exit_code != 0
+    # CliRunner turns an uncaught exception into exit code 1 and keeps it: rule that out
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+    return lines[0]

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.conftest import OPENSTACK, RALLY, rally_log, truth
+from tests.conftest import OPENSTACK, RALLY, assert_clean_error, assert_ok, rally_log, truth
 from threadlog.cli import app
 
 C07 = "c07-multi-workload"
@@ -36,24 +36,6 @@ RUNNER = CliRunner(
 def run(*args: object, stdin: str | bytes | None = None) -> Result:
     """Invoke the CLI in-process with the given arguments."""
     return RUNNER.invoke(app, [str(a) for a in args], input=stdin)
-
-
-def assert_ok(result: Result) -> None:
-    """The command succeeded; show what it said if not."""
-    assert result.exit_code == 0, (result.exception, result.stdout, result.stderr)
-
-
-def assert_clean_error(result: Result, *words: str) -> str:
-    """Non-zero exit, no uncaught exception, exactly one line on stderr holding `words`."""
-    assert result.exit_code != 0
-    # CliRunner turns an uncaught exception into exit code 1 with no output: rule that out
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0]
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:

@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner, Result
 
-from tests.conftest import BLOG_FORMAT, BLOG_PREFIX, rally_log
+from tests.conftest import BLOG_FORMAT, BLOG_PREFIX, assert_clean_error, rally_log
 from threadlog.cli import app
 
 C07 = "c07-multi-workload"
@@ -30,17 +30,6 @@ def export(store: Path, *args: object) -> Result:
     result = run("export", *args, "--store", store)
     assert result.exit_code == 0, (result.exception, result.stdout, result.stderr)
     return result
-
-
-def assert_clean_error(result: Result, *words: str) -> None:
-    """Non-zero exit, no uncaught exception, one line on stderr holding `words`."""
-    assert result.exit_code != 0
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 def table(store: Path, name: str) -> pl.DataFrame:

@@ -124,7 +124,8 @@ def read_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Line
 
 
 def _reject_binary(name: str, data: bytes) -> None:
-    sample = data[:65536]
+    # logrotate's copytruncate can leave a run of NULs where the old contents were: skip it
+    sample = data.lstrip(b"\x00")[:65536]
     control = sum(sample.count(bytes([b])) for b in (*range(0, 9), *range(14, 32), 127))
     if control > len(sample) // 10:
         raise ThreadlogError(
