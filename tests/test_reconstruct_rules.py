@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import rally_log
+from threadlog.cli import app
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import grammar_from_format
 from threadlog.ingest import IngestOptions, ingest
@@ -287,3 +290,36 @@ class TestUserMarkers:
         """A marker regex without (?P<iteration>...) is a user error."""
         with pytest.raises(ThreadlogError, match="iteration"):
             Markers.custom(r"^job \d+ begins$", None)
+
+
+class TestCommandLineOptions:
+    def test_gap_and_pid_gap_reach_the_reconstructor(self, tmp_path):
+        """parse --gap/--pid-gap change the split exactly as the library options do."""
+        log = tmp_path / "gaps.log"
+        log.write_text("\n".join(TestTimeGap.LINES) + "\n")
+        runner = CliRunner()
+        args = ["parse", str(log), "--json", "--store", str(tmp_path / "s")]
+        assert json.loads(runner.invoke(app, args).stdout)["logical_threads"] == 2
+        assert json.loads(runner.invoke(app, [*args, "--gap", "1.0"]).stdout)["logical_threads"] == 1
+
+    def test_records_only_skips_threads_and_iterations(self, tmp_path):
+        """--records-only stores the records alone; the thread views then say what is missing."""
+        store = tmp_path / "s"
+        runner = CliRunner()
+        result = runner.invoke(
+            app, ["parse", str(rally_log("c05-serial", "thread")), "--records-only", "--store", str(store)]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "thread_uid" not in pl.read_parquet(store / "records.parquet").columns
+        threads = runner.invoke(app, ["threads", "--store", str(store)])
+        assert threads.exit_code == 1
+        assert "no threads table" in threads.stderr
+
+
+@pytest.mark.parametrize("case", ["c04-failures", "c05-serial", "c07-multi-workload"])
+def test_iterations_never_overlap_within_a_thread(case_store, case):
+    """On one logical thread an iteration ends before the next one starts (by line)."""
+    store, _ = case_store(case, "thread")
+    it = pl.read_parquet(store / "iterations.parquet").sort("thread_uid", "first_line")
+    following = it.with_columns(next_first=pl.col("first_line").shift(-1).over("thread_uid"))
+    assert (following["next_first"].is_null() | (following["last_line"] < following["next_first"])).all()
