@@ -197,6 +197,7 @@ def _summary(writer: StoreWriter, sources: list[Source], grammar: LineGrammar, s
         "files": [s.name for s in sources],
         "format": grammar.describe(),
         "lines": stats.lines,
+        "lines_per_file": stats.per_source_lines,
         "lines_in_records": stats.lines_in_records,
         "bytes": stats.bytes,
         "records": row["records"],

@@ -19,11 +19,6 @@ __all__ = ["extract_fields", "time_expr"]
 HIT = "_hit"
 
 
-def _hit_regex(pattern: LinePattern) -> str:
-    # an empty group at the start is "" on a match and null otherwise: one pass tells both
-    return "^(?P<_hit>)" + pattern.regex[1:]
-
-
 def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
     """Match every line of `text`; return typed columns, ``_hit`` (bool) and ``ts``.
 
@@ -51,6 +46,7 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
 
 
 def _extract(text: pl.Series, regex: str) -> pl.DataFrame:
+    # an empty group at the start is "" on a match and null otherwise: one pass tells both
     groups = text.str.extract_groups("^(?P<_hit>)" + regex[1:]).struct.unnest()
     return groups.with_columns(pl.col(HIT).is_not_null())
 

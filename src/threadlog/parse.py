@@ -106,10 +106,6 @@ class RecordBuilder:
         self._source = source.name
         self.stats.per_source_lines[source.name] = 0
 
-    def feed(self, chunk: LineChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Records that start in this chunk, and late parts of records from earlier ones."""
-        return self.take(chunk, self.match(chunk))
-
     def match(self, chunk: LineChunk) -> pl.DataFrame | None:
         """The chunk's lines classified and their fields extracted.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import sys
 import zlib
 from collections.abc import Iterator
@@ -189,12 +188,3 @@ def _split_in_python(data: bytes) -> tuple[pl.Series, int]:
             out.append(raw.decode("utf-8", "replace"))
             replaced += 1
     return pl.Series("text", out, dtype=pl.String), replaced
-
-
-def source_stat(path: str | os.PathLike[str]) -> tuple[int, float] | None:
-    """Size and mtime of a file now, or None if it is gone."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime

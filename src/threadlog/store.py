@@ -176,7 +176,7 @@ class Store:
         path = self.root / f"{table}.parquet"
         if not path.is_file():
             raise ThreadlogError(
-                f"the store at {root_hint(self.root)} has no {table} table; run `threadlog parse LOG` again"
+                f"the store at {self.root} has no {table} table; run `threadlog parse LOG` again"
             )
         return pl.scan_parquet(path)
 
@@ -195,7 +195,3 @@ class Store:
             if st.st_size != src.get("size") or abs(st.st_mtime - (src.get("mtime") or 0)) > 1e-3:
                 changed.append(src["name"])
         return changed
-
-
-def root_hint(root: Path) -> str:
-    return str(root)
