@@ -202,11 +202,12 @@ def formats() -> None:
 
 def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> dict[str, Any]:
     from threadlog.ingest import ingest  # noqa: PLC0415 (see parse)
+    from threadlog.reader import open_source  # noqa: PLC0415 (see parse)
 
-    total = 0
-    for name in logs:
-        p = Path(name)
-        total += p.stat().st_size if name != "-" and p.is_file() else 0
+    # progress counts bytes of text; the total is known only for plain files
+    sources = [open_source(name) for name in logs]
+    sizes = [s.size for s in sources if not s.gzip]
+    total = sum(sizes) if len(sizes) == len(sources) and None not in sizes else None
     with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("read", total=total or None)
         options.progress = lambda done: bar.update(task, completed=done)
