@@ -175,9 +175,7 @@ class Store:
         """A lazy view of one table (nothing is read until collected)."""
         path = self.root / f"{table}.parquet"
         if not path.is_file():
-            raise ThreadlogError(
-                f"the store at {self.root} has no {table} table; run `threadlog parse LOG` again"
-            )
+            raise ThreadlogError(f"the store at {self.root} has no {table} table; run `threadlog parse LOG` again")
         return pl.scan_parquet(path)
 
     def stale_sources(self) -> list[str]:
