@@ -231,3 +231,19 @@ def test_lines_before_the_first_record_are_unparsed(tmp_path):
     assert rec["parsed"].to_list() == [False, False, True]
     assert summary["unparsed_lines"] == 2
     accounted(summary)
+
+
+def test_rotated_set_that_changed_format(tmp_path):
+    """Each file of a rotated set is read with its own detected format, into one table."""
+    older = tmp_path / "rally.log.1"
+    newer = tmp_path / "rally.log"
+    older.write_bytes(gzip.decompress(rally_log("c05-serial", "thread").read_bytes()))
+    newer.write_bytes(gzip.decompress(rally_log("c07-multi-workload", "default").read_bytes()))
+    summary = ingest([str(older), str(newer)], IngestOptions(store=str(tmp_path / "s")))
+    accounted(summary)
+    assert summary["format_per_file"] == {str(older): "oslo-thread", str(newer): "oslo"}
+    assert summary["unparsed_lines"] == 0
+    assert summary["records"] == 1315 + 1880
+    rec = pl.read_parquet(tmp_path / "s" / "records.parquet")
+    by_file = rec.group_by("source").agg(pl.col("thread").null_count().alias("no_ident"), pl.len())
+    assert dict(by_file.select("source", "no_ident").iter_rows()) == {str(older): 0, str(newer): 1880}

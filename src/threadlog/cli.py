@@ -222,7 +222,7 @@ def _summary_table(s: dict[str, Any]) -> Table:
     how = "detected" if fmt["detected"] else "given"
     rows: list[tuple[str, Any]] = [
         ("files", ", ".join(s["files"])),
-        ("format", f"{fmt['name']} ({how})"),
+        ("format", f"{fmt['name']} ({how})" + _per_file(s.get("format_per_file"))),
         ("lines read", f"{s['lines']:,}"),
         ("records", f"{s['records']:,}"),
         ("multi-line records", f"{s['multiline_records']:,}"),
@@ -245,6 +245,12 @@ def _summary_table(s: dict[str, Any]) -> Table:
     for k, v in rows:
         table.add_row(k, str(v))
     return table
+
+
+def _per_file(per_file: dict[str, str] | None) -> str:
+    if not per_file:
+        return ""
+    return "; per file: " + ", ".join(f"{Path(name).name} {fmt}" for name, fmt in per_file.items())
 
 
 def _fmt_value(v: Any) -> str:

@@ -27,7 +27,7 @@ OSLO_EXCEPTION_PREFIX = "%(asctime)s.%(msecs)03d %(process)d ERROR %(name)s %(in
 OSLO_DEBUG_SUFFIX = "%(funcName)s %(pathname)s:%(lineno)d"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one object per grammar in use
 class LineGrammar:
     """How to read the lines of one log."""
 

@@ -18,7 +18,7 @@ import polars as pl
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
-from threadlog.parse import RecordBuilder, detect_grammar, iter_records
+from threadlog.parse import RecordBuilder, detect_grammars, iter_records
 from threadlog.reader import CHUNK_BYTES, Source, open_source
 from threadlog.reconstruct import ReconstructOptions, reconstruct, record_columns
 from threadlog.store import StoreWriter, resolve_store
@@ -51,11 +51,14 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
     root = resolve_store(options.store)
     with _spool_for_stdin(paths) as spool:
         sources = [_open(p, spool) for p in paths]
-        grammar = options.grammar or detect_grammar(sources)
+        if options.grammar is not None:
+            grammars = {s.name: options.grammar for s in sources}
+        else:
+            grammars = detect_grammars(sources)
         with StoreWriter(root) as writer:
-            summary = _write_store(writer, sources, grammar, options)
+            summary = _write_store(writer, sources, grammars, options)
             summary["seconds"] = round(time.perf_counter() - started, 3)
-            writer.commit(_meta(sources, grammar, summary))
+            writer.commit(_meta(sources, summary))
     summary["store"] = str(root)
     return summary
 
@@ -90,9 +93,9 @@ def _open(name: str, spool: Path | None) -> Source:
 
 
 def _write_store(
-    writer: StoreWriter, sources: list[Source], grammar: LineGrammar, options: IngestOptions
+    writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], options: IngestOptions
 ) -> dict[str, Any]:
-    builder = RecordBuilder(grammar)
+    builder = RecordBuilder(grammars)
     parts: list[Path] = []
     lates: list[pl.DataFrame] = []
     keys: list[Future[pl.DataFrame | None]] = []
@@ -136,7 +139,7 @@ def _write_store(
         writer.write_table("threads", result.threads.drop("tid"))
         writer.write_table("iterations", result.iterations.drop("start_row"))
     clock.lap("write")
-    summary = _summary(writer, sources, grammar, stats)
+    summary = _summary(writer, sources, grammars, stats)
     if result is not None:
         summary.update(result.summary)
     summary["timings"] = clock.laps
@@ -178,7 +181,10 @@ def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame
     )
 
 
-def _summary(writer: StoreWriter, sources: list[Source], grammar: LineGrammar, stats: Any) -> dict[str, Any]:
+def _summary(
+    writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], stats: Any
+) -> dict[str, Any]:
+    distinct = list(dict.fromkeys(grammars.values()))
     rec = pl.scan_parquet(writer.path("records"))
     row = (
         rec.select(
@@ -195,7 +201,9 @@ def _summary(writer: StoreWriter, sources: list[Source], grammar: LineGrammar, s
     )
     return {
         "files": [s.name for s in sources],
-        "format": grammar.describe(),
+        "format": distinct[0].describe(),
+        # when a rotated set changed format on the way, which file was read with which
+        "format_per_file": {name: g.name for name, g in grammars.items()} if len(distinct) > 1 else None,
         "lines": stats.lines,
         "lines_per_file": stats.per_source_lines,
         "lines_in_records": stats.lines_in_records,
@@ -207,11 +215,11 @@ def _summary(writer: StoreWriter, sources: list[Source], grammar: LineGrammar, s
         "first_ts": row["first_ts"],
         "last_ts": row["last_ts"],
         "processes": row["processes"],
-        "pid_thread_pairs": row["pairs"] if "thread" in grammar.attributes else None,
+        "pid_thread_pairs": row["pairs"] if any("thread" in g.attributes for g in distinct) else None,
     }
 
 
-def _meta(sources: list[Source], grammar: LineGrammar, summary: dict[str, Any]) -> dict[str, Any]:
+def _meta(sources: list[Source], summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "sources": [
             {
@@ -222,6 +230,7 @@ def _meta(sources: list[Source], grammar: LineGrammar, summary: dict[str, Any]) 
             }
             for s in sources
         ],
-        "format": grammar.describe(),
+        "format": summary["format"],
+        "format_per_file": summary["format_per_file"],
         "summary": summary,
     }

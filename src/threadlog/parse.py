@@ -31,7 +31,7 @@ __all__ = [
     "CORE_SCHEMA",
     "ParseStats",
     "RecordBuilder",
-    "detect_grammar",
+    "detect_grammars",
     "record_schema",
 ]
 
@@ -54,10 +54,10 @@ DETECT_LINES = 2000
 DETECT_LINE_BYTES = 4096
 
 
-def record_schema(grammar: LineGrammar) -> dict[str, pl.DataType]:
-    """The records table's columns for a grammar: the core ones, then the format's others."""
+def record_schema(*grammars: LineGrammar) -> dict[str, pl.DataType]:
+    """The records table's columns for grammars: the core ones, then the formats' others."""
     schema = dict(CORE_SCHEMA)
-    for pattern in grammar.headers:
+    for pattern in (p for g in grammars for p in g.headers):
         for group, attr in pattern.groups.items():
             if attr in TIME_FIELDS or attr == "asctime_ms" or group in schema:
                 continue
@@ -94,9 +94,10 @@ class _Carry:
 class RecordBuilder:
     """Turns the line chunks of one or more sources into record frames."""
 
-    def __init__(self, grammar: LineGrammar):
-        self.grammar = grammar
-        self.schema = record_schema(grammar)
+    def __init__(self, grammars: dict[str, LineGrammar]):
+        """`grammars`: the grammar of each source, by source name."""
+        self.grammars = grammars
+        self.schema = record_schema(*dict.fromkeys(grammars.values()))
         self.stats = ParseStats()
         self._carry = _Carry()
         self._source = ""
@@ -106,13 +107,13 @@ class RecordBuilder:
         self._source = source.name
         self.stats.per_source_lines[source.name] = 0
 
-    def match(self, chunk: LineChunk) -> pl.DataFrame | None:
+    def match(self, chunk: LineChunk, source: Source) -> pl.DataFrame | None:
         """The chunk's lines classified and their fields extracted.
 
-        Depends on the grammar only, so chunks may be matched in parallel; `take` then
-        consumes them in order.
+        Depends on the source's grammar only, so chunks may be matched in parallel; `take`
+        then consumes them in order.
         """
-        return self._match(chunk.frame) if chunk.frame.height else None
+        return self._match(chunk.frame, self.grammars[source.name]) if chunk.frame.height else None
 
     def take(self, chunk: LineChunk, matched: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Join the matched chunk to the records before it (in order, one chunk at a time)."""
@@ -134,12 +135,12 @@ class RecordBuilder:
 
     # -- steps -----------------------------------------------------------------------
 
-    def _match(self, lines: pl.DataFrame) -> pl.DataFrame:
+    def _match(self, lines: pl.DataFrame, grammar: LineGrammar) -> pl.DataFrame:
         """Classify each line (header / exception / other) and extract header fields."""
         text = lines["text"]
         fields: pl.DataFrame | None = None
         hit_any = pl.Series([False] * lines.height)
-        for pattern in self.grammar.headers:
+        for pattern in grammar.headers:
             found = extract_fields(text, pattern)
             hit = found["_hit"] & ~hit_any
             found = found.drop("_hit")
@@ -161,7 +162,7 @@ class RecordBuilder:
         out = out.hstack(fields.select([c for c in fields.columns if c not in out.columns]))
         exc_pid = pl.Series("exc_pid", [None] * lines.height, dtype=pl.Int64)
         exc_text = pl.Series("exc_text", [None] * lines.height, dtype=pl.String)
-        for pattern in self.grammar.exceptions:
+        for pattern in grammar.exceptions:
             if not (out["kind"] == _OTHER).any():
                 break
             # a quick match test first: groups are extracted only from lines that match
@@ -288,12 +289,30 @@ def _coalesce(old: pl.DataFrame, new: pl.DataFrame, take_new: pl.Series) -> pl.D
     return old.select(cols)
 
 
-def detect_grammar(sources: list[Source]) -> LineGrammar:
-    """Pick the built-in preset that fits the first lines best, or explain that none does."""
-    sample = _sample_lines(sources)
-    if sample.len() == 0:
+def detect_grammars(sources: list[Source]) -> dict[str, LineGrammar]:
+    """The preset that fits each source's first lines best.
+
+    Each file is judged on its own: a rotated set can span a change of logging format. An
+    empty file takes its neighbour's format; a file that fits no preset is an error.
+    """
+    found: dict[str, LineGrammar] = {}
+    chosen: dict[str, LineGrammar] = {}  # one object per preset, shared by its files
+    for source in sources:
+        sample = _sample_lines([source])
+        if sample.len():
+            best = _best_preset(sample, source.name)
+            found[source.name] = chosen.setdefault(best.name, best)
+    if not found:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
+    fallback = next(iter(found.values()))
+    for source in sources:
+        fallback = found.setdefault(source.name, fallback)
+    return found
+
+
+def _best_preset(sample: pl.Series, source_name: str) -> LineGrammar:
+    """The preset with the most header lines in `sample`, or a `ThreadlogError`."""
     best: tuple[int, int, str] | None = None
     for name, grammar in PRESETS.items():
         hits = sum(int(extract_fields(sample, p)["_hit"].sum()) for p in grammar.headers)
@@ -304,7 +323,7 @@ def detect_grammar(sources: list[Source]) -> LineGrammar:
             best = score
     if best is None:
         raise ThreadlogError(
-            f"{sources[0].name}: no known log format fits its first lines (presets: "
+            f"{source_name}: no known log format fits its first lines (presets: "
             f"{', '.join(PRESETS)}); pass the program's logging format with --format "
             "'%(asctime)s %(process)d %(thread)d %(levelname)s %(name)s %(message)s' "
             "or its rally.conf with --rally-conf"
@@ -356,9 +375,9 @@ def iter_records(
         with closing(read_chunks(source, chunk_bytes)) as chunks:
             for chunk in chunks:
                 if pool is None:
-                    pending.append((source, chunk, _done(builder.match(chunk))))
+                    pending.append((source, chunk, _done(builder.match(chunk, source))))
                 else:
-                    pending.append((source, chunk, pool.submit(builder.match, chunk)))
+                    pending.append((source, chunk, pool.submit(builder.match, chunk, source)))
                 yield from drain(depth)
         if current is not source and not pending:
             builder.start_source(source)  # an empty source still shows in the summary
