@@ -19,7 +19,7 @@ import polars as pl
 from threadlog.errors import ThreadlogError
 from threadlog.store import Store
 
-__all__ = ["FORMATS", "chrome_trace", "format_of", "write_frame", "write_trace"]
+__all__ = ["FORMATS", "format_of", "trace_events", "write_frame", "write_trace"]
 
 FORMATS = ("csv", "parquet", "json")
 
@@ -107,123 +107,125 @@ def _lanes(spans: list[tuple[int, int]]) -> list[int]:
     return out
 
 
-def chrome_trace(store: Store) -> dict[str, Any]:
-    """The whole run as Chrome Trace Event Format (Perfetto UI and chrome://tracing read it).
+def _with_lanes(iterations: pl.DataFrame) -> pl.DataFrame:
+    """Add ``lane``: 0, or a further lane where an iteration overlaps one before it on its track.
+
+    With idents a thread runs one iteration at a time, so everything is lane 0 and no loop
+    runs; only tracks that have an overlap (logs without idents) are partitioned one by one.
+    """
+    # a zero-length iteration and the next one can share a millisecond: the shorter goes first
+    iterations = iterations.sort("tid", "ts_us", "end_us", maintain_order=True)
+    busy_until = pl.col("end_us").cum_max().shift(1).over("tid")
+    overlapping = iterations.with_columns(hit=(pl.col("ts_us") < busy_until).fill_null(False))
+    tracks = overlapping.filter(pl.col("hit"))["tid"].unique()
+    if tracks.len() == 0:
+        return iterations.with_columns(lane=pl.lit(0, pl.Int64))
+    lanes = [0] * iterations.height
+    for tid in tracks.to_list():
+        rows = iterations.with_row_index("i").filter(pl.col("tid") == tid)
+        spans = list(zip(rows["ts_us"].to_list(), rows["end_us"].to_list(), strict=True))
+        for i, lane in zip(rows["i"].to_list(), _lanes(spans), strict=True):
+            lanes[i] = lane
+    return iterations.with_columns(lane=pl.Series(lanes, dtype=pl.Int64))
+
+
+def trace_events(store: Store) -> list[pl.DataFrame]:
+    """The whole run as Chrome Trace Event Format events, one frame per kind of event.
 
     One process per pid, one track per logical thread (``M`` events name them), each
-    iteration a complete ``X`` event, ERROR and WARNING records instant ``i`` events.
-    Iterations that overlap on one track (possible only in logs without idents, where all
-    of a process shares one track) are spread over extra lanes so nesting stays valid.
+    iteration a complete ``X`` event, ERROR and WARNING records instant ``i`` events, all
+    times in µs. Iterations that overlap on one track (only in logs without idents, where a
+    whole process is one track) go to extra lanes, so that nesting stays valid.
     """
-    us = pl.col("ts").dt.epoch("us")
     has_ts = store.scan("records").select(pl.col("ts").is_not_null().any()).collect().item()
     if not has_ts:
         raise ThreadlogError(
             "this log has no timestamps, so it cannot be drawn as a trace; "
             "`threadlog timeline` and `threadlog export` still work"
         )
-    threads = store.scan("threads").collect().with_row_index("tid", offset=1)
-    tid_of = dict(zip(threads["thread_uid"].to_list(), threads["tid"].to_list(), strict=True))
+    threads = store.scan("threads").select("thread_uid", "pid", "thread").collect()
+    threads = threads.with_row_index("tid", offset=1).with_columns(
+        pl.col("tid").cast(pl.Int64), pl.col("pid").fill_null(0)
+    )
+    tids = threads.select("thread_uid", "tid")
     iterations = (
         store.scan("iterations")
         .filter(pl.col("start_ts").is_not_null())
         .with_columns(ts_us=pl.col("start_ts").dt.epoch("us"), end_us=pl.coalesce("end_ts", "start_ts").dt.epoch("us"))
-        .sort("thread_uid", "ts_us")
         .collect()
+        .join(tids, on="thread_uid", how="left")
+        .with_columns(pl.col("tid").fill_null(0), pl.col("pid").fill_null(0))
     )
-    events: list[dict[str, Any]] = []
-    for pid in threads["pid"].unique().sort(nulls_last=True).to_list():
-        events.append(
-            {
-                "name": "process_name",
-                "ph": "M",
-                "pid": pid or 0,
-                "tid": 0,
-                "args": {"name": f"pid {pid}" if pid is not None else "no pid"},
-            }
-        )
-    lane_tids: dict[tuple[str, int], int] = {}
-    next_tid = threads.height + 1
-    for uid, frame in iterations.group_by("thread_uid", maintain_order=True):
-        lanes = _lanes(list(zip(frame["ts_us"].to_list(), frame["end_us"].to_list(), strict=True)))
-        for row, lane in zip(frame.iter_rows(named=True), lanes, strict=True):
-            tid = tid_of.get(uid[0], 0)
-            if lane:
-                if (uid[0], lane) not in lane_tids:
-                    lane_tids[(uid[0], lane)] = next_tid
-                    next_tid += 1
-                tid = lane_tids[(uid[0], lane)]
-            events.append(
-                {
-                    "name": f"iteration {row['iteration']}",
-                    "cat": "iteration",
-                    "ph": "X",
-                    "ts": row["ts_us"],
-                    "dur": max(row["end_us"] - row["ts_us"], 0),
-                    "pid": row["pid"] or 0,
-                    "tid": tid,
-                    "args": {
-                        "task": row["task"],
-                        "workload": row["workload"],
-                        "status": row["status"],
-                        "error": row["error"],
-                        "error_type": row["error_type"],
-                        "thread_uid": uid[0],
-                        "first_line": row["first_line"],
-                    },
-                }
-            )
-    for row in threads.iter_rows(named=True):
-        events.append(
-            {
-                "name": "thread_name",
-                "ph": "M",
-                "pid": row["pid"] or 0,
-                "tid": row["tid"],
-                "args": {"name": f"{row['thread_uid']} (ident {row['thread']})"},
-            }
-        )
-    for (uid, lane), tid in lane_tids.items():
-        pid = threads.filter(pl.col("thread_uid") == uid)["pid"][0]
-        events.append(
-            {
-                "name": "thread_name",
-                "ph": "M",
-                "pid": pid or 0,
-                "tid": tid,
-                "args": {"name": f"{uid} (overlapping iterations, lane {lane + 1})"},
-            }
-        )
-    notable = (
+    iterations = _with_lanes(iterations)
+    lanes = (
+        iterations.filter(pl.col("lane") > 0)
+        .select("tid", "lane", "thread_uid", "pid")
+        .unique(["tid", "lane"], maintain_order=True)
+        .with_row_index("lane_tid", offset=threads.height + 1)
+        .with_columns(pl.col("lane_tid").cast(pl.Int64))
+    )
+    iterations = iterations.join(lanes.select("tid", "lane", "lane_tid"), on=["tid", "lane"], how="left").with_columns(
+        tid=pl.coalesce("lane_tid", "tid")
+    )
+    processes = threads.select(pl.col("pid").unique().sort()).select(
+        name=pl.lit("process_name"),
+        ph=pl.lit("M"),
+        pid="pid",
+        tid=pl.lit(0, pl.Int64),
+        args=pl.struct(name=pl.format("pid {}", "pid")),
+    )
+    named = threads.select(
+        name=pl.lit("thread_name"),
+        ph=pl.lit("M"),
+        pid="pid",
+        tid="tid",
+        args=pl.struct(name=pl.format("{} (ident {})", "thread_uid", pl.col("thread").cast(pl.String).fill_null("-"))),
+    )
+    named_lanes = lanes.select(
+        name=pl.lit("thread_name"),
+        ph=pl.lit("M"),
+        pid="pid",
+        tid="lane_tid",
+        args=pl.struct(name=pl.format("{} (overlapping iterations, lane {})", "thread_uid", pl.col("lane") + 1)),
+    )
+    complete = iterations.select(
+        name=pl.format("iteration {}", "iteration"),
+        cat=pl.lit("iteration"),
+        ph=pl.lit("X"),
+        ts="ts_us",
+        dur=pl.max_horizontal(pl.col("end_us") - pl.col("ts_us"), pl.lit(0)),
+        pid="pid",
+        tid="tid",
+        args=pl.struct("task", "workload", "status", "error", "error_type", "thread_uid", "first_line"),
+    )
+    instants = (
         store.scan("records")
         .filter(pl.col("level").is_in(["ERROR", "CRITICAL", "WARNING", "WARN"]) & pl.col("ts").is_not_null())
-        .select("thread_uid", "pid", "level", "message", "source", "line", us.alias("ts_us"))
+        .select("thread_uid", "pid", "level", "message", "source", "line", pl.col("ts").dt.epoch("us").alias("ts_us"))
         .collect()
-    )
-    for row in notable.iter_rows(named=True):
-        first = row["message"].split("\n", 1)[0]
-        events.append(
-            {
-                "name": f"{row['level']}: {first[:80]}",
-                "cat": row["level"].lower(),
-                "ph": "i",
-                "s": "t",
-                "ts": row["ts_us"],
-                "pid": row["pid"] or 0,
-                "tid": tid_of.get(row["thread_uid"], 0),
-                "args": {"message": row["message"], "where": f"{row['source']}:{row['line']}"},
-            }
+        .join(tids, on="thread_uid", how="left")
+        .select(
+            name=pl.format(
+                "{}: {}", "level", pl.col("message").str.split_exact("\n", 1).struct.field("field_0").str.slice(0, 80)
+            ),
+            cat=pl.col("level").str.to_lowercase(),
+            ph=pl.lit("i"),
+            s=pl.lit("t"),
+            ts="ts_us",
+            pid=pl.col("pid").fill_null(0),
+            tid=pl.col("tid").fill_null(0),
+            args=pl.struct("message", where=pl.format("{}:{}", "source", "line")),
         )
-    return {
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {"generator": "threadlog", "sources": [s["name"] for s in store.meta.get("sources", [])]},
-    }
+    )
+    return [processes, named, named_lanes, complete, instants]
 
 
 def write_trace(store: Store, out: str, force: bool = False) -> int:
-    """Write the trace to `out`; return how many events it holds."""
-    trace = chrome_trace(store)
-    data = json.dumps(trace, default=str).encode()
-    atomic_write(Path(out), lambda fh: fh.write(data), force)
-    return len(trace["traceEvents"])
+    """Write the trace to `out` (polars renders the events); return how many it holds."""
+    frames = [f for f in trace_events(store) if f.height]
+    other = {"generator": "threadlog", "sources": [s["name"] for s in store.meta.get("sources", [])]}
+    # each frame renders as a JSON array of objects; their items are joined into one array
+    body = ",".join(f.write_json()[1:-1] for f in frames)
+    text = '{"traceEvents":[' + body + '],"displayTimeUnit":"ms","otherData":' + json.dumps(other) + "}"
+    atomic_write(Path(out), lambda fh: fh.write(text.encode()), force)
+    return sum(f.height for f in frames)
