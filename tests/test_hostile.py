@@ -361,33 +361,29 @@ def test_cr_only_endings_are_one_line(tmp_path: Path) -> None:
 # -- 5. format change -------------------------------------------------------------------------
 
 
-def test_format_change_after_a_whole_log_joins_the_last_record(tmp_path: Path) -> None:
-    """A whole oslo log followed by a whole blog-format log: oslo is detected, blog lines continue its last record."""
+def test_format_change_after_a_whole_log_reads_both(tmp_path: Path) -> None:
+    """A whole oslo log followed by a whole blog-format log (cat of a rotated set): both are read."""
     thread, blog = lines_of(C05), lines_of(C05_BLOG)
     summary, records = _records_of(tmp_path, "switch", b"\n".join(thread + blog) + b"\n")
-    assert summary["format"]["name"].startswith("oslo")
+    assert summary["format"]["name"] == "oslo-thread+pid-thread"
     assert summary["lines"] == len(thread) + len(blog)
     assert summary["unparsed_lines"] == 0
-    assert summary["records"] == C05_RECORDS
-    assert records["line_end"].max() == summary["lines"]
-    last = records.filter(pl.col("line") == records["line"].max()).row(0, named=True)
-    assert last["line_end"] == summary["lines"]
-    assert summary["iterations"]["total"] == C05_ITERATIONS  # markers in the blog half are not seen
+    assert summary["records"] == 2 * C05_RECORDS
+    # the blog half has no timestamps: its records are the ones without ts
+    assert records.filter(pl.col("ts").is_null())["line"].min() == len(thread) + 1
+    assert summary["iterations"]["total"] == 2 * C05_ITERATIONS
 
 
 def test_format_change_halfway_keeps_every_line(tmp_path: Path) -> None:
-    """First half oslo, second half blog format: one format wins detection and the other half is accounted for."""
+    """First half oslo, second half blog format: both formats are detected and every record is read."""
     thread, blog = lines_of(C05), lines_of(C05_BLOG)
     half = len(thread) // 2
-    summary, records = _records_of(tmp_path, "halfway", b"\n".join(thread[:half] + blog[half:]) + b"\n")
+    summary, _ = _records_of(tmp_path, "halfway", b"\n".join(thread[:half] + blog[half:]) + b"\n")
     assert summary["lines"] == len(thread)
-    if summary["format"]["name"] == "pid-thread":
-        # today: the blog half has more header lines in the sample, so the oslo half is unparsed
-        assert summary["unparsed_lines"] == half
-        assert records.filter(~pl.col("parsed"))["line"].to_list() == list(range(1, half + 1))
-    else:
-        assert summary["unparsed_lines"] == 0
-        assert records["line_end"].max() == summary["lines"]
+    assert set(summary["format"]["name"].split("+")) == {"oslo-thread", "pid-thread"}
+    assert summary["unparsed_lines"] == 0
+    assert summary["records"] == C05_RECORDS
+    assert summary["iterations"]["total"] == C05_ITERATIONS
 
 
 # -- 6. clocks going backwards ----------------------------------------------------------------

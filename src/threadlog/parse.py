@@ -13,6 +13,7 @@ merged into that record when the store is written.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future
@@ -141,7 +142,9 @@ class RecordBuilder:
         fields: pl.DataFrame | None = None
         hit_any = pl.Series([False] * lines.height)
         for pattern in grammar.headers:
-            found = extract_fields(text, pattern)
+            # a later pattern (a second format) only sees the lines the first ones missed
+            rest = text if not hit_any.any() else text.to_frame().select(pl.when(~hit_any).then(pl.first())).to_series()
+            found = extract_fields(rest, pattern)
             hit = found["_hit"] & ~hit_any
             found = found.drop("_hit")
             fields = found if fields is None else _coalesce(fields, found, hit)
@@ -296,11 +299,12 @@ def detect_grammars(sources: list[Source]) -> dict[str, LineGrammar]:
     empty file takes its neighbour's format; a file that fits no preset is an error.
     """
     found: dict[str, LineGrammar] = {}
-    chosen: dict[str, LineGrammar] = {}  # one object per preset, shared by its files
+    chosen: dict[str, LineGrammar] = {}  # one object per preset (or pair), shared by its files
     for source in sources:
         sample = _sample_lines([source])
         if sample.len():
             best = _best_preset(sample, source.name)
+            best = _with_later_format(best, sample, source)
             found[source.name] = chosen.setdefault(best.name, best)
     if not found:
         names = ", ".join(s.name for s in sources)
@@ -309,6 +313,59 @@ def detect_grammars(sources: list[Source]) -> dict[str, LineGrammar]:
     for source in sources:
         fallback = found.setdefault(source.name, fallback)
     return found
+
+
+def _with_later_format(first: LineGrammar, head: pl.Series, source: Source) -> LineGrammar:
+    """`first`, or `first` and a second preset when part of the file is in another format.
+
+    Two logs concatenated (``cat rally.log.1 rally.log``) across a logging change are still
+    read whole: lines are tried against the first format, then the second. The file's head,
+    middle and end are sampled; a second preset counts only where it fits a fifth of a
+    sample's lines among those the first one does not fit.
+    """
+    for sample in [head, *_later_samples(source)]:
+        own = pl.Series([False] * sample.len())
+        for p in first.headers:
+            own = own | extract_fields(sample, p)["_hit"]
+        rest = sample.filter(~own)
+        if rest.len() * 5 < sample.len():
+            continue
+        try:
+            other = _best_preset(rest, source.name)
+        except ThreadlogError:
+            continue
+        hits = sum(int(extract_fields(rest, p)["_hit"].sum()) for p in other.headers)
+        if other.name != first.name and hits * 5 >= sample.len():
+            return LineGrammar(
+                name=f"{first.name}+{other.name}",
+                formats=first.formats + other.formats,
+                headers=first.headers + other.headers,
+                exceptions=first.exceptions + other.exceptions,
+                detected=True,
+            )
+    return first
+
+
+def _later_samples(source: Source, size: int = 64 << 10) -> list[pl.Series]:
+    """Whole lines from the middle and the end of a plain file (a .gz cannot be sought)."""
+    if source.path is None or source.gzip or source.size is None or source.size <= 2 * size:
+        return []
+    samples = []
+    try:
+        fd = os.open(source.path, os.O_RDONLY)
+    except OSError:
+        return []  # only a hint: reading the file proper reports what is wrong
+    try:
+        for offset in (source.size // 2, source.size - size):
+            lines = os.pread(fd, size, offset).split(b"\n")[1:-1]  # drop the partial lines at both ends
+            text = [ln.decode("utf-8", "replace")[:DETECT_LINE_BYTES] for ln in lines[:DETECT_LINES]]
+            if text:
+                samples.append(pl.Series("text", text, dtype=pl.String))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return samples
 
 
 def _best_preset(sample: pl.Series, source_name: str) -> LineGrammar:
