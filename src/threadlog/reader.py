@@ -86,6 +86,7 @@ def read_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Line
     first_line = 1
     pending = b""
     checked = False
+    cr_only = False  # old Mac line ends: a file with CRs and no LF at all in its first block
     try:
         fh = _open_binary(source)
     except OSError as exc:
@@ -101,6 +102,10 @@ def read_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Line
                 ) from None
             except OSError as exc:
                 raise ThreadlogError(f"{source.name}: read failed ({exc})") from None
+            if not checked and block:
+                cr_only = b"\n" not in block and block.count(b"\r") > 1
+            if cr_only:
+                block = block.replace(b"\r", b"\n")
             data = pending + block
             if not checked and data:
                 _reject_binary(source.name, data)
