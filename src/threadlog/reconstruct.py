@@ -20,7 +20,8 @@ into generations, one per real thread, by the evidence a log holds (in this orde
   hook evidence already cut every thread, and a helper thread may wait for seconds (c07's
   hook event consumer does) without being a new thread.
 
-Everything is done with polars window expressions over the whole table; no row loops.
+Everything is polars expressions over the whole table, mostly shifts and restarting sums
+over the records sorted by key (see `_in_key_order`); no loops over rows.
 """
 
 from __future__ import annotations
