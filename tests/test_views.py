@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 from typer.testing import CliRunner
 
@@ -49,3 +51,16 @@ def test_unknown_thread_is_a_user_error(case_store):
     result = CliRunner().invoke(app, ["timeline", "--thread", "1/2#3", "--store", str(store)])
     assert result.exit_code == 1
     assert "threadlog threads" in result.stderr
+
+
+def test_info_shows_the_stored_summary(case_store):
+    """`threadlog info` prints the summary of the parse that made the store, as table or JSON."""
+    store, summary = case_store("c07-multi-workload", "thread")
+    runner = CliRunner()
+    table = runner.invoke(app, ["info", "--store", str(store)])
+    assert table.exit_code == 0, table.stderr
+    assert "1,880" in table.stdout
+    assert "total 821, ok 766, error 55" in table.stdout
+    shown = json.loads(runner.invoke(app, ["info", "--json", "--store", str(store)]).stdout)
+    assert shown["records"] == summary["records"] == 1880
+    assert shown["logical_threads"] == summary["logical_threads"]

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -214,8 +215,8 @@ def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console)
         return ingest(logs, options)
 
 
-def _summary_table(s: dict[str, Any]) -> Table:
-    table = Table(title="threadlog parse", show_header=False, title_justify="left")
+def _summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     fmt = s["format"]
@@ -262,7 +263,8 @@ def _fmt_value(v: Any) -> str:
 def _span(s: dict[str, Any]) -> str:
     if s["first_ts"] is None:
         return "no timestamps in format"
-    first, last = s["first_ts"], s["last_ts"]
+    # from meta.json they come back as text
+    first, last = (datetime.fromisoformat(t) if isinstance(t, str) else t for t in (s["first_ts"], s["last_ts"]))
     return f"{first} .. {last} ({(last - first).total_seconds():.3f} s)"
 
 
@@ -307,6 +309,25 @@ def _print_frame(frame: pl.DataFrame, columns: list[str], title: str, limit: int
     _out().print(table)
     if 0 < limit < frame.height:
         _err().print(f"{frame.height - limit:,} more rows; --limit 0 shows all")
+
+
+@app.command()
+def info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Show what the store holds: the summary of the parse that made it.
+
+    Example:
+
+        threadlog info
+    """
+    with _reading(store) as opened:
+        summary = {**opened.meta.get("summary", {}), "store": str(opened.root)}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _out().print(_summary_table(summary, "threadlog info"))
 
 
 LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.")]
