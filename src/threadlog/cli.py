@@ -121,12 +121,14 @@ def parse(
         float | None,
         typer.Option(
             "--gap",
+            min=0.0,
             help="Seconds of silence on an ident (without markers) that start a new thread "
             "[default: 0.2, and only in logs without iteration markers].",
         ),
     ] = None,
     pid_gap: Annotated[
-        float, typer.Option("--pid-gap", help="Seconds of silence after which a pid names a new process; 0: never.")
+        float,
+        typer.Option("--pid-gap", min=0.0, help="Seconds of silence after which a pid names a new process; 0: never."),
     ] = DEFAULT_PID_GAP,
     iteration_start: Annotated[
         str | None,
