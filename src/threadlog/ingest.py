@@ -32,14 +32,13 @@ KEY_COLUMNS = ["source", "line", "pid", "thread", "thread_name", "ts"]
 class IngestOptions:
     """Everything `ingest` needs besides the log paths."""
 
-    grammar: LineGrammar | None = None  # None: detect from the first lines
+    grammar: LineGrammar | None = None  # None: detect each file's format from its lines
     store: str | None = None
     chunk_bytes: int = CHUNK_BYTES
     markers: Markers = field(default_factory=Markers)
     # None: records only, no threads and iterations (quicker, for logs without threads)
     reconstruct: ReconstructOptions | None = field(default_factory=ReconstructOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, Any]:
