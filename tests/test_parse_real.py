@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 from pathlib import Path
 
 import polars as pl
@@ -247,3 +249,23 @@ def test_rotated_set_that_changed_format(tmp_path):
     rec = pl.read_parquet(tmp_path / "s" / "records.parquet")
     by_file = rec.group_by("source").agg(pl.col("thread").null_count().alias("no_ident"), pl.len())
     assert dict(by_file.select("source", "no_ident").iter_rows()) == {str(older): 0, str(newer): 1880}
+
+
+@pytest.mark.parametrize(("suffix", "compress"), [(".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_bz2_and_xz_logs(tmp_path, suffix, compress):
+    """Rotated logs compressed with bzip2 or xz read like their plain text."""
+    plain = gzip.decompress(rally_log("c05-serial", "thread").read_bytes())
+    packed = tmp_path / f"rally.log.1{suffix}"
+    packed.write_bytes(compress(plain))
+    summary = ingest([str(packed)], IngestOptions(store=str(tmp_path / "s")))
+    assert (summary["lines"], summary["records"], summary["iterations"]["total"]) == (2122, 1315, 600)
+
+
+@pytest.mark.parametrize(("suffix", "compress"), [(".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_truncated_bz2_and_xz_are_user_errors(tmp_path, suffix, compress):
+    """A bzip2 or xz log cut short says so in one ThreadlogError."""
+    data = compress(gzip.decompress(rally_log("c05-serial", "thread").read_bytes()))
+    cut = tmp_path / f"cut.log{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ThreadlogError, match="truncated or corrupt"):
+        ingest([str(cut)], IngestOptions(store=str(tmp_path / "s")))

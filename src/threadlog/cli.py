@@ -209,7 +209,7 @@ def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console)
 
     # progress counts bytes of text; the total is known only for plain files
     sources = [open_source(name) for name in logs]
-    sizes = [s.size for s in sources if not s.gzip]
+    sizes = [s.size for s in sources if not s.compressed]
     total = sum(sizes) if len(sizes) == len(sources) and None not in sizes else None
     with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("read", total=total or None)

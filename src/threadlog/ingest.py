@@ -88,7 +88,7 @@ def _open(name: str, spool: Path | None) -> Source:
     except OSError as exc:
         raise ThreadlogError(f"cannot keep standard input in a temporary file ({exc.strerror or exc})") from None
     src = open_source(str(target))
-    return Source("-", src.path, src.size, None, src.gzip)
+    return Source("-", src.path, src.size, None, src.compression)
 
 
 def _write_store(

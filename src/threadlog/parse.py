@@ -348,7 +348,7 @@ def _with_later_format(first: LineGrammar, head: pl.Series, source: Source) -> L
 
 def _later_samples(source: Source, size: int = 64 << 10) -> list[pl.Series]:
     """Whole lines from the middle and the end of a plain file (a .gz cannot be sought)."""
-    if source.path is None or source.gzip or source.size is None or source.size <= 2 * size:
+    if source.path is None or source.compressed or source.size is None or source.size <= 2 * size:
         return []
     samples = []
     try:

@@ -8,8 +8,10 @@ much faster than splitting in Python, and CRLF endings come out stripped.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import sys
 import zlib
 from collections.abc import Iterator
@@ -24,7 +26,9 @@ from threadlog.errors import ThreadlogError
 __all__ = ["LineChunk", "Source", "open_source", "read_chunks", "split_lines"]
 
 CHUNK_BYTES = 8 << 20
-GZIP_MAGIC = b"\x1f\x8b"
+# Rotated logs come compressed; the first bytes tell how, whatever the file is called.
+MAGIC = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 REPLACEMENT = "\ufffd"
 # Separator candidates for the CSV split: control bytes that real logs almost never hold.
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03", b"\x04")
@@ -38,7 +42,12 @@ class Source:
     path: Path | None  # None for stdin
     size: int | None
     mtime: float | None
-    gzip: bool
+    compression: str | None  # "gzip", "bz2", "xz" (told by the first bytes) or None
+
+    @property
+    def compressed(self) -> bool:
+        """Compressed: it cannot be sought, and its size is not its text's."""
+        return self.compression is not None
 
 
 @dataclass
@@ -53,7 +62,7 @@ class LineChunk:
 def open_source(name: str) -> Source:
     """Check that `name` can be read as a log and describe it; raise `ThreadlogError` if not."""
     if name == "-":
-        return Source("-", None, None, None, False)
+        return Source("-", None, None, None, None)
     path = Path(name)
     if not path.exists():
         raise ThreadlogError(f"{name}: no such file; check the path")
@@ -61,20 +70,21 @@ def open_source(name: str) -> Source:
         raise ThreadlogError(f"{name} is a directory; name the log files inside it")
     try:
         with path.open("rb") as fh:
-            head = fh.read(2)
+            head = fh.read(6)
     except PermissionError:
         raise ThreadlogError(f"{name}: permission denied; make it readable (chmod +r)") from None
     except OSError as exc:
         raise ThreadlogError(f"{name}: cannot read it ({exc.strerror})") from None
     st = path.stat()
-    return Source(name, path, st.st_size, st.st_mtime, head == GZIP_MAGIC)
+    kind = next((k for k, magic in MAGIC.items() if head.startswith(magic)), None)
+    return Source(name, path, st.st_size, st.st_mtime, kind)
 
 
 def _open_binary(source: Source) -> BinaryIO:
     if source.path is None:
         return sys.stdin.buffer
-    if source.gzip:
-        return gzip.open(source.path, "rb")  # type: ignore[return-value]
+    if source.compression is not None:
+        return OPENERS[source.compression](source.path, "rb")  # type: ignore[no-any-return]
     return source.path.open("rb")
 
 
@@ -95,10 +105,10 @@ def read_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Line
         while True:
             try:
                 block = fh.read(chunk_bytes)
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as exc:
                 raise ThreadlogError(
-                    f"{source.name}: the gzip data is truncated or corrupt ({exc}); "
-                    "re-copy the file or decompress what is left with `zcat`"
+                    f"{source.name}: the {source.compression} data is truncated or corrupt ({exc}); "
+                    "re-copy the file, or decompress what is left of it"
                 ) from None
             except OSError as exc:
                 raise ThreadlogError(f"{source.name}: read failed ({exc})") from None
