@@ -102,7 +102,8 @@ def _err() -> Console:
 @app.command()
 def parse(
     logs: Annotated[
-        list[str], typer.Argument(help="Log files in order (rotated sets: oldest first); .gz ok; - for stdin.")
+        list[str],
+        typer.Argument(help="Log files in order (rotated sets: oldest first); .gz, .bz2 and .xz too; - for stdin."),
     ],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="The program's logging format string.")] = None,
     style: Annotated[str, typer.Option("--style", help="Format style: % { or $.")] = "%",
