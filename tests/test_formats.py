@@ -156,7 +156,7 @@ def test_brace_tokens_with_alignment_and_escapes():
         ("{process:=8d}", Field("process", align=">", width=8, conversion="d")),
         ("{thread:x}", Field("thread", conversion="x")),
         ("{created:.3f}", Field("created", conversion="f")),
-        ("{name!r}", Field("name")),
+        ("{name!r}", Field("name", quoted=True)),
         ("{levelname:<}", Field("levelname")),
     ],
 )
@@ -577,3 +577,32 @@ def test_created_and_asctime_give_the_same_ts():
         values.append(_row(compile_format(fmt), line)["ts"])
     assert values[0] == datetime.fromtimestamp(record.created)
     assert values[1] == values[0]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "style"),
+    [
+        ("%(name)r %(levelname)s %(message)s", "%"),
+        ("{name!r} {thread:,d} {levelname} {message}", "{"),
+        ("{thread:_d} {created:,.3f} {levelname} {message}", "{"),
+    ],
+)
+def test_repr_and_thousands_separators(fmt: str, style: str) -> None:
+    """%r / !r strings lose their quotes; numbers with , or _ separators read as numbers."""
+    record = logging.makeLogRecord(
+        {
+            "name": "my.app",
+            "levelname": "INFO",
+            "msg": "hello there",
+            "thread": 140315149818752,
+            "created": 1764113991.397,
+        }
+    )
+    line = logging.Formatter(fmt, style=style).format(record)  # type: ignore[arg-type]
+    row = extract_fields(pl.Series([line]), compile_format(fmt, style)).row(0, named=True)
+    assert row["_hit"], line
+    assert row["message"] == "hello there"
+    if "logger" in row:
+        assert row["logger"] == "my.app"
+    if "thread" in row:
+        assert row["thread"] == 140315149818752

@@ -56,6 +56,8 @@ class Field:
     width: int | None = None
     fill: str = " "
     conversion: str | None = None  # printf / format-spec type letter: d, f, x, s, ...
+    grouping: str | None = None  # "," or "_" between thousands ("{thread:,d}")
+    quoted: bool = False  # rendered with repr(): a string arrives in quotes
 
 
 Token = Literal | Field
@@ -84,11 +86,12 @@ def _percent_field(t: pp.ParseResults) -> Field:
     align = None
     if width is not None:
         align = "<" if "-" in flags else ">"
-    return Field(t["name"], align=align, width=width, conversion=t["conversion"])
+    conversion = t["conversion"]
+    return Field(t["name"], align=align, width=width, conversion=conversion, quoted=conversion in ("r", "a"))
 
 
 _SPEC = re.compile(
-    r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?#?(?P<zero>0)?(?P<width>\d+)?[,_]?"
+    r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?#?(?P<zero>0)?(?P<width>\d+)?(?P<grouping>[,_])?"
     r"(?:\.\d+)?(?P<type>[bcdeEfFgGnosxX%])?$"
 )
 
@@ -117,7 +120,10 @@ def _brace_field(t: pp.ParseResults) -> Field:
         align = "natural"  # strings pad right, numbers pad left: decided by the field
     # zero padding ("{msecs:03.0f}") is part of the digits the number pattern accepts
     fill = m["fill"] or " "
-    return Field(t["name"], align=align, width=width, fill=fill, conversion=m["type"])
+    quoted = bool(t.get("conv")) and t["conv"][0] in ("r", "a")
+    return Field(
+        t["name"], align=align, width=width, fill=fill, conversion=m["type"], grouping=m["grouping"], quoted=quoted
+    )
 
 
 def _dollar_grammar() -> pp.ParserElement:
@@ -194,6 +200,7 @@ NATURAL = {
     "exc_level": r"(?:ERROR|TRACE)",
 }
 NUMERIC = {"created", "relativeCreated", "msecs", "process", "thread", "lineno", "levelno"}
+INT_FIELDS = {"process", "thread", "lineno", "levelno"}
 FLOATS = {"created", "relativeCreated", "msecs"}
 INTS = {"process", "thread", "lineno", "levelno"}
 # Fields folded into `ts`, not kept as columns of their own.
@@ -315,6 +322,7 @@ class LinePattern:
     # A quicker regex for the common lines (see `_fast_variant`), the steps that turn its
     # groups into this pattern's, and the suffix regex those steps use.
     bases: dict[str, int] = field(default_factory=dict)  # integer groups written in hex or octal
+    grouped: dict[str, str] = field(default_factory=dict)  # number groups with a thousands separator
     fast_regex: str | None = None
     fast_steps: tuple[str, ...] = ()
     suffix_regex: str | None = None
@@ -334,6 +342,10 @@ def _value_pattern(f: Field, datefmt: str | None) -> str:
             return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<asctime_ms>\d{3})"
         return f"(?P<asctime>{strftime_regex(datefmt)})"
     conv = f.conversion
+    if f.grouping and (conv in ("d", "n") or (conv is None and f.name in INT_FIELDS)):
+        return rf"-?\d{{1,3}}(?:{regex_escape(f.grouping)}\d{{3}})*"
+    if f.grouping and conv in ("e", "E", "f", "F", "g", "G"):
+        return rf"-?\d{{1,3}}(?:{regex_escape(f.grouping)}\d{{3}})*(?:\.\d+)?"
     if conv in ("d", "i", "u"):
         return INT
     if conv in ("e", "E", "f", "F", "g", "G", "n"):
@@ -380,6 +392,7 @@ def compile_format(
     tokens = parse_format(fmt, style)
     groups: dict[str, str] = {}
     bases: dict[str, int] = {}
+    grouped: dict[str, str] = {}
     parts: list[str] = []
     bracket = None
     if style == "%":
@@ -407,7 +420,12 @@ def compile_format(
         groups[group] = tok.name
         if tok.conversion in ("x", "X", "o"):
             bases[group] = 8 if tok.conversion == "o" else 16
-        parts.append(_padded(tok, f"(?P<{group}>{pattern})"))
+        if tok.grouping and (tok.name in NUMERIC or tok.conversion in tuple("dnfFeEgG")):
+            grouped[group] = tok.grouping
+        capture = f"(?P<{group}>{pattern})"
+        if tok.quoted and tok.name not in NUMERIC:
+            capture = f"'{capture}'"  # repr() of a string: the value, in single quotes
+        parts.append(_padded(tok, capture))
     regex = "".join(parts)
     if bracket is not None:
         regex = _bracket_alternative(regex)
@@ -427,6 +445,7 @@ def compile_format(
         datefmt=datefmt,
         debug_suffix=bool(debug_suffix),
         bases=bases,
+        grouped=grouped,
         fast_regex=fast if steps else None,
         fast_steps=steps,
         suffix_regex=f"^(?P<message>.*)(?P<debug_suffix>{suffix_regex})$" if debug_suffix else None,

@@ -33,11 +33,14 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
             frame = frame.with_columns(_debug_suffix_only_on_debug(pattern))
     casts = []
     for group, attr in pattern.groups.items():
+        digits = pl.col(group)
+        if group in pattern.grouped:  # "1,234,567": drop the thousands separators
+            digits = digits.str.replace_all(pattern.grouped[group], "", literal=True)
         if attr in INTS:
             base = pattern.bases.get(group, 10)
-            casts.append(pl.col(group).str.to_integer(base=base, strict=False).cast(pl.Int64))
+            casts.append(digits.str.to_integer(base=base, strict=False).cast(pl.Int64).alias(group))
         elif attr in FLOATS:
-            casts.append(pl.col(group).cast(pl.Float64, strict=False))
+            casts.append(digits.cast(pl.Float64, strict=False).alias(group))
     frame = frame.with_columns(casts)
     if pattern.has_time:
         frame = frame.with_columns(time_expr(pattern).alias("ts"))
