@@ -606,3 +606,14 @@ def test_repr_and_thousands_separators(fmt: str, style: str) -> None:
         assert row["logger"] == "my.app"
     if "thread" in row:
         assert row["thread"] == 140315149818752
+
+
+def test_rejected_context_bracket_leaves_no_fields() -> None:
+    """A line the quick regex took but the context check refused matches nothing at all."""
+    line = (
+        "2015-11-12 12:47:21.004 8512 TRACE nova.compute.manager "
+        '[instance: 3a0e4f5c-0f8e-4f8e-9d4a-1f2e3d4c5b6a]   File "x.py", line 6, in f'
+    )
+    row = extract_fields(pl.Series([line]), PRESETS["oslo"].headers[0]).row(0, named=True)
+    assert row["_hit"] is False
+    assert all(v is None for k, v in row.items() if k != "_hit")

@@ -80,9 +80,9 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
             user_identity=pl.col("_ctx").struct.field("user_identity"),
         )
         # "[-]" is the no-context form; any other bracket must be "request_id user_identity"
-        fast = fast.with_columns((pl.col(HIT) & ((ctx == "-") | pl.col("request_id").is_not_null())).alias(HIT)).drop(
-            "_ctx", "oslo_context"
-        )
+        valid = (ctx == "-") | pl.col("request_id").is_not_null()
+        fast = fast.with_columns((pl.col(HIT) & valid).alias(HIT)).drop("_ctx", "oslo_context")
+        fast = _only_hits(fast)
     if "suffix" in steps:
         assert pattern.suffix_regex is not None
         tail = pl.when(pl.col("level") == "DEBUG").then(pl.col("message")).str.extract_groups(pattern.suffix_regex)
@@ -109,6 +109,15 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
         pl.when(take_fast).then(fast[c]).otherwise(full[c]).alias(c) if c != HIT else (take_fast | full[HIT]).alias(c)
         for c in fast.columns
     )
+
+
+def _only_hits(frame: pl.DataFrame) -> pl.DataFrame:
+    """Null every field of a row that does not match, as `extract_fields` promises."""
+    stale = frame[HIT].is_not_null() & ~frame[HIT]
+    if not stale.any():
+        return frame
+    keep = ~stale
+    return frame.select(pl.when(keep).then(pl.col(c)).alias(c) if c != HIT else pl.col(c) for c in frame.columns)
 
 
 def _debug_suffix_only_on_debug(pattern: LinePattern) -> list[pl.Expr]:

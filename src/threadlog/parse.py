@@ -159,9 +159,6 @@ class RecordBuilder:
         for name in ("pid", "level"):  # the anchoring steps read these even if the format lacks them
             if name not in fields.columns:
                 fields = fields.with_columns(pl.lit(None, dtype=self.schema[name]).alias(name))
-        fields = fields.with_columns(
-            [pl.when(kind == _HEADER).then(pl.col(c)).otherwise(None).alias(c) for c in fields.columns]
-        )
         out = out.hstack(fields.select([c for c in fields.columns if c not in out.columns]))
         exc_pid = pl.Series("exc_pid", [None] * lines.height, dtype=pl.Int64)
         exc_text = pl.Series("exc_text", [None] * lines.height, dtype=pl.String)
