@@ -298,7 +298,7 @@ def detect_grammars(sources: list[Source]) -> dict[str, LineGrammar]:
     found: dict[str, LineGrammar] = {}
     chosen: dict[str, LineGrammar] = {}  # one object per preset (or pair), shared by its files
     for source in sources:
-        sample = _sample_lines([source])
+        sample = _sample_lines(source)
         if sample.len():
             best = _best_preset(sample, source.name)
             best = _with_later_format(best, sample, source)
@@ -386,21 +386,13 @@ def _best_preset(sample: pl.Series, source_name: str) -> LineGrammar:
     return LineGrammar(chosen.name, chosen.formats, chosen.headers, chosen.exceptions, detected=True)
 
 
-def _sample_lines(sources: list[Source]) -> pl.Series:
-    parts: list[pl.Series] = []
-    for source in sources:
-        if source.path is None:
-            continue  # stdin cannot be read twice; it is sampled by the caller
-        with closing(read_chunks(source, chunk_bytes=1 << 20)) as chunks:
-            for chunk in chunks:
-                # a 50 MB line would cost every preset a 50 MB match: a line's start decides
-                parts.append(chunk.frame["text"].head(DETECT_LINES).str.slice(0, DETECT_LINE_BYTES))
-                break
-        if sum(p.len() for p in parts) >= DETECT_LINES:
-            break
-    if not parts:
-        return pl.Series("text", [], dtype=pl.String)
-    return pl.concat(parts).head(DETECT_LINES)
+def _sample_lines(source: Source) -> pl.Series:
+    """The first lines of `source` (stdin arrives spooled to a file, so it has a path too)."""
+    with closing(read_chunks(source, chunk_bytes=1 << 20)) as chunks:
+        for chunk in chunks:
+            # a 50 MB line would cost every preset a 50 MB match: a line's start decides
+            return chunk.frame["text"].head(DETECT_LINES).str.slice(0, DETECT_LINE_BYTES)
+    return pl.Series("text", [], dtype=pl.String)
 
 
 def iter_records(
