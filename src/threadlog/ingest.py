@@ -6,6 +6,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
 from threadlog.parse import RecordBuilder, detect_grammars, iter_records
 from threadlog.reader import CHUNK_BYTES, Source, open_source
-from threadlog.reconstruct import ReconstructOptions, reconstruct, record_columns
+from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.store import StoreWriter, resolve_store
 
 __all__ = ["IngestOptions", "ingest"]
@@ -97,50 +98,73 @@ def _write_store(
     builder = RecordBuilder(grammars)
     parts: list[Path] = []
     lates: list[pl.DataFrame] = []
-    keys: list[Future[pl.DataFrame | None]] = []
-
     source_names = pl.Enum(list(dict.fromkeys(s.name for s in sources)))
+    reconstructor = None
+    table_parts: dict[str, list[Path]] = {"threads": [], "iterations": []}
+    schemas: dict[str, pl.Schema] = {}
 
-    def keep(records: pl.DataFrame, path: Path) -> pl.DataFrame | None:
-        writer.write_part(records, path)
-        if options.reconstruct is None:
-            return None
+    def emit(table: str, rows: pl.DataFrame) -> None:
+        """Threads and iterations that are over go to disk as they come."""
+        schemas[table] = rows.schema
+        if rows.height:
+            table_parts[table].append(writer.part_path(table))
+            writer.write_part(rows, table_parts[table][-1])
+
+    if options.reconstruct is not None:
+        has_ident = any({"thread", "threadName"} & g.attributes for g in grammars.values())
+        reconstructor = Reconstructor(options.reconstruct, has_ident=has_ident, emit=emit)
+
+    def find_evidence(records: pl.DataFrame) -> pl.DataFrame:
         keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))
         return keys.hstack(evidence(records, options.markers))
 
+    def keep(records: pl.DataFrame, found: Future[pl.DataFrame] | None, path: Path) -> None:
+        """Reconstruct a chunk (chunks come in order: the reconstructor carries state) and
+        write it with its thread and iteration columns."""
+        if reconstructor is not None and found is not None:
+            records = records.hstack(reconstructor.feed(found.result()))
+        writer.write_part(records, path)
+
     clock = _Clock()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="threadlog") as pool:
+    # matching runs in `pool`; reconstructing and writing, one chunk after another, in `serial`
+    with (
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="threadlog") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadlog-keep") as serial,
+    ):
+        pending: deque[Future[None]] = deque()
         for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
             if records.height:
                 parts.append(writer.part_path())
-                keys.append(pool.submit(keep, records, parts[-1]))
+                # evidence is found in parallel; reconstruction takes the chunks in order
+                found = pool.submit(find_evidence, records) if reconstructor is not None else None
+                pending.append(serial.submit(keep, records, found, parts[-1]))
             if late.height:
                 lates.append(late)
+            # a bounded queue: memory holds a few chunks, however far parsing runs ahead
+            while len(pending) > 2 or (pending and pending[0].done()):
+                pending.popleft().result()
             if options.progress is not None:
                 options.progress(builder.stats.bytes)
-        evidence_parts = [k.result() for k in keys]
+        while pending:
+            pending.popleft().result()
     clock.lap("parse")
     stats = builder.stats
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
     records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
-    result = None
-    if options.reconstruct is not None:
-        result = reconstruct(pl.concat(evidence_parts), options.reconstruct)  # type: ignore[arg-type]
-        del evidence_parts
-        records = pl.concat([records, record_columns(result).lazy()], how="horizontal")
-        clock.lap("reconstruct")
+    figures = reconstructor.finish() if reconstructor is not None else None
+    if figures is not None:
+        for table, key in (("threads", "tid"), ("iterations", "start_row")):
+            writer.write_sorted_table(table, table_parts[table], key, schemas[table])
+    clock.lap("reconstruct")
     if lates:
         records = _merge_late_parts(records, pl.concat(lates))
     writer.sink_table("records", records)
-    if result is not None:
-        writer.write_table("threads", result.threads.drop("tid"))
-        writer.write_table("iterations", result.iterations.drop("start_row"))
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
-    if result is not None:
-        summary.update(result.summary)
+    if figures is not None:
+        summary.update(figures)
     summary["timings"] = clock.laps
     return summary
 

@@ -1,4 +1,4 @@
-"""Records become logical threads and iterations.
+"""Records become logical threads and iterations, chunk by chunk.
 
 Python recycles a thread's ident the moment the thread exits, and forked workers hand out
 the same idents, so ``(pid, ident)`` names many threads. Each ``(pid, ident)`` key is cut
@@ -16,23 +16,30 @@ into generations, one per real thread, by the evidence a log holds (in this orde
   come and go with workloads and hook triggers; in c07 of the Rally corpus these reuse
   idents with no marker between them.
 * ``time_gap``: on keys without markers, silence longer than ``gap`` seconds. By default
-  only in logs without iteration markers: in a Rally log the markers and the workload and
-  hook evidence already cut every thread, and a helper thread may wait for seconds (c07's
-  hook event consumer does) without being a new thread.
+  only in logs without iteration markers (decided on the first chunk): in a Rally log the
+  markers and the workload and hook evidence already cut every thread, and a helper thread
+  may wait for seconds (c07's hook event consumer does) without being a new thread.
 
-Everything is polars expressions over the whole table, mostly shifts and restarting sums
-over the records sorted by key (see `_in_key_order`); no loops over rows.
+`Reconstructor` is fed the records a chunk at a time, in order. It answers each chunk's
+per-record columns at once and hands over each thread and iteration as soon as it is
+over, so memory holds one chunk plus state per pid, per key and per open thread and
+iteration, however long the log. Within a chunk everything is polars expressions, mostly
+shifts and restarting sums over the records sorted by key; a key seen before enters the
+chunk as a "carried" row that holds its state (see `_CarriedKeys`), so the same
+expressions continue it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import polars as pl
 
 from threadlog.markers import END, START
 
-__all__ = ["ReconstructOptions", "Reconstruction", "reconstruct"]
+__all__ = ["ReconstructOptions", "Reconstructor"]
 
 DEFAULT_GAP = 0.2
 DEFAULT_PID_GAP = 3600.0
@@ -46,6 +53,54 @@ REASONS = (
     "hook_run",
     "time_gap",
 )
+RECORD_SCHEMA = {
+    "thread_uid": pl.String,
+    "task": pl.String,
+    "workload": pl.Int64,
+    "iteration": pl.Int64,
+    "attribution": pl.String,
+}
+PROC = ["pid", "inst"]
+KEY = ["pid", "ident_id"]
+# threads are numbered (``tid``) and iterations named (``start_row``) in the order they
+# begin: the tables are sorted by these, then the columns are dropped
+THREAD_COLUMNS = [
+    "tid",
+    "thread_uid",
+    "source",
+    "pid",
+    "thread",
+    "thread_name",
+    "generation",
+    "reason",
+    "first_ts",
+    "last_ts",
+    "first_line",
+    "last_line",
+    "records",
+    "task",
+    "workload",
+    "iteration",
+]
+ITERATION_COLUMNS = [
+    "start_row",
+    "task",
+    "workload",
+    "iteration",
+    "status",
+    "error_type",
+    "error",
+    "start_ts",
+    "end_ts",
+    "duration_s",
+    "pid",
+    "thread",
+    "thread_uid",
+    "records",
+    "first_line",
+    "last_line",
+    "source",
+]
 
 
 @dataclass
@@ -60,48 +115,8 @@ class ReconstructOptions:
     pid_gap: float | None = DEFAULT_PID_GAP
 
 
-@dataclass
-class Reconstruction:
-    """Per-record columns (in record order), and the threads and iterations tables."""
-
-    records: pl.DataFrame
-    threads: pl.DataFrame
-    iterations: pl.DataFrame
-    summary: dict[str, object] = field(default_factory=dict)
-
-
 def _seconds(expr: pl.Expr) -> pl.Expr:
     return expr.dt.total_microseconds() / 1e6
-
-
-def split_processes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
-    """Add ``inst`` (1-based process instance of the pid) and ``main`` (on its main thread)."""
-    first_of_pid = pl.int_range(pl.len()).over("pid") == 0
-    new_inst = first_of_pid | pl.col("process_start")
-    if opts.pid_gap is not None:
-        silence = _seconds(pl.col("ts") - pl.col("ts").shift(1).over("pid"))
-        new_inst = new_inst | (silence > opts.pid_gap).fill_null(False)
-    # a second MainThread with another ident: the pid now names another process
-    is_main_name = pl.col("thread_name") == "MainThread"
-    prev_main_ident = pl.when(is_main_name).then(pl.col("thread")).forward_fill().shift(1).over("pid")
-    new_inst = new_inst | (is_main_name & (pl.col("thread") != prev_main_ident)).fill_null(False)
-    ev = ev.with_columns(new_inst.alias("new_inst"))
-    ev = ev.with_columns(inst=pl.col("new_inst").cast(pl.Int32).cum_sum().over("pid"))
-    main_evidence = pl.col("process_start") | pl.col("main_only") | is_main_name.fill_null(False)
-    main_ident = pl.when(main_evidence).then(pl.col("ident_id")).drop_nulls().first().over("pid", "inst")
-    # without any ident, all of a process's records share one key: treat it as the main one
-    on_main = pl.when(pl.col("ident_id").is_null()).then(True).otherwise(pl.col("ident_id") == main_ident)
-    return ev.with_columns(main=on_main.fill_null(False))
-
-
-def _in_key_order(ev: pl.DataFrame) -> pl.DataFrame:
-    """Sort so that each key's records are contiguous and in record order.
-
-    Per-key running values (previous record, open iteration, generation) then become plain
-    shifts and cumulative sums with a reset where the key changes, far cheaper than
-    window expressions over hundreds of thousands of small groups.
-    """
-    return ev.sort(["pid", "ident_id", "row"], nulls_last=True)
 
 
 def _first_of(*cols: str) -> pl.Expr:
@@ -118,439 +133,629 @@ def _within(first: pl.Expr, value: pl.Expr) -> pl.Expr:
     return total - pl.when(first).then(total - value).forward_fill()
 
 
-def split_lifetimes(ev: pl.DataFrame, opts: ReconstructOptions) -> pl.DataFrame:
-    """``row, generation`` (per pid and ident), ``reason``, ``tid`` (a number per thread) and
-    what `attribute_by_thread` needs, in key order (see `_in_key_order`).
+def _upsert(table: pl.DataFrame, rows: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """`table` with `rows` replacing the rows of the same `on` values."""
+    kept = table.join(rows.select(on), on=on, how="anti", nulls_equal=True)
+    return pl.concat([kept, rows.select(table.columns)], how="vertical_relaxed")
+
+
+# a number per ident for sorting and grouping: the ident itself, or the name's hash
+IDENT_ID = pl.coalesce(
+    pl.col("thread"),
+    pl.when(pl.col("thread_name").is_not_null()).then(
+        pl.col("thread_name").hash().cast(pl.Int64, wrap_numerical=True)  # hash(null) is not null
+    ),
+).alias("ident_id")
+
+Emit = Callable[[str, pl.DataFrame], None]
+
+
+class Reconstructor:
+    """Logical threads and iterations of a log fed to it chunk by chunk, in record order.
+
+    `feed` takes a chunk's key and evidence columns (``source, line, pid, thread,
+    thread_name, ts`` and those of `threadlog.markers`) and returns its records'
+    ``thread_uid, task, workload, iteration, attribution``. Each thread and iteration, once
+    over, goes to `emit` as a row of ``"threads"`` (`THREAD_COLUMNS`) or ``"iterations"``
+    (`ITERATION_COLUMNS`); `finish` emits those still open and returns the summary.
+    `has_ident`: the format names threads (ident or name); without, records are given to
+    iterations by the window rule.
     """
-    proc = ["pid", "inst"]
-    is_start = pl.col("mark") == START
-    is_end = pl.col("mark") == END
-    wl_boundary = ((pl.col("running_workload") | pl.col("finished_workload")) & pl.col("main")).cast(pl.Int32)
-    hook = pl.col("hook_trigger").cast(pl.Int32)
-    ev = ev.with_columns(
-        wl_epoch=(wl_boundary.cum_sum() - wl_boundary).over(proc),
-        hook_epoch=(hook.cum_sum() - hook).over(proc),
-    )
-    gap = opts.gap
-    if gap is None and not bool((ev["mark"] > 0).any()):
-        gap = DEFAULT_GAP
-    needed = ["row", "pid", "ident_id", "inst", "mark", "ts", "thread_name", "main", "hook_trigger"]
-    ev = _in_key_order(ev.select(*needed, "wl_epoch", "hook_epoch"))
-    ev = ev.with_columns(first_on_key=_first_of("pid", "ident_id", "inst"))
-    first = pl.col("first_on_key")
 
-    def prev(c: str) -> pl.Expr:
-        return pl.when(~first).then(pl.col(c).shift(1))
+    def __init__(self, opts: ReconstructOptions | None, *, has_ident: bool, emit: Emit) -> None:
+        self.opts = opts or ReconstructOptions()
+        self.has_ident = has_ident
+        self.emit = emit
+        self._gap: float | None = None
+        self._rows = 0  # records seen: the next record's row number
+        self._tids = 0  # logical threads so far: the last thread's number
+        self._pids: pl.DataFrame | None = None  # per pid: its process instance and running values
+        self._keys: pl.DataFrame | None = None  # per (pid, ident): its last record and running values
+        self._threads: pl.DataFrame | None = None  # open threads, their records so far
+        self._iterations: pl.DataFrame | None = None  # open iterations, their records so far
+        self._open = pl.DataFrame(
+            schema={"pid": pl.Int64, "inst": pl.Int32, "task": pl.String, "iteration": pl.Int64, "start_row": pl.Int64}
+        )  # without idents: each process's open iterations
+        self._mentions = pl.DataFrame(schema={"pid": pl.Int64, "inst": pl.Int32, "row": pl.Int64, "task": pl.String})
+        self._workload_events = pl.DataFrame(schema={"task": pl.String, "wl_row": pl.Int64, "workload": pl.Int64})
+        self._repeats = pl.DataFrame(schema={"task": pl.String, "iteration": pl.Int64, "seen": pl.Int64})
+        self._tally = _Tally()
 
-    def before(flag: pl.Expr) -> pl.Expr:
-        """Whether `flag`'s latest value on this key, before this record, was true."""
-        state = pl.when(flag.is_not_null()).then(flag).when(first).then(False).forward_fill()
-        return pl.when(~first).then(state.shift(1)).fill_null(False)
-
-    iteration_open = before(pl.when(is_start).then(True).when(is_end).then(False))
-    trigger_key = before(pl.when(pl.col("hook_trigger")).then(True))
-    helper = ~pl.col("main") & ~iteration_open
-    rules = [
-        ("iteration_start", ~pl.col("main") & is_start),
-        ("previous_ended", ~pl.col("main") & (prev("mark") == END)),
-        ("name_change", pl.col("thread_name") != prev("thread_name")),
-        ("workload_start", helper & (pl.col("wl_epoch") != prev("wl_epoch"))),
-        (
-            "hook_run",
-            helper & (pl.col("hook_epoch") != prev("hook_epoch")) & ~trigger_key & ~pl.col("hook_trigger"),
-        ),
-    ]
-    if gap is not None:
-        key_id = first.cum_sum()
-        has_markers = (pl.col("mark") > 0).any().over(key_id)
-        silence = _seconds(pl.col("ts") - prev("ts"))
-        rules.append(("time_gap", ~pl.col("main") & ~has_markers & (silence > gap)))
-    first_reason = (
-        pl.when(pl.col("inst") > 1)
-        .then(pl.lit("pid_reuse"))
-        .when(is_start)
-        .then(pl.lit("iteration_start"))
-        .otherwise(pl.lit("first"))
-    )
-    reason = pl.when(first).then(first_reason)
-    for name, cond in rules:
-        reason = reason.when(cond.fill_null(False)).then(pl.lit(name))
-    ev = ev.with_columns(reason=reason.otherwise(None).cast(pl.Enum(REASONS)))
-    new_thread = pl.col("reason").is_not_null().cast(pl.Int64)
-    ev = ev.with_columns(
-        generation=_within(_first_of("pid", "ident_id"), new_thread),
-        tid=new_thread.cum_sum(),
-    )
-    return ev.select("row", "mark", "reason", "generation", "tid")
-
-
-def _workloads(ev: pl.DataFrame, starts: pl.DataFrame) -> pl.DataFrame:
-    """Workload ordinal of each START (``start_row`` -> ``workload``).
-
-    Iteration numbers restart in every workload: the task process's ``Running workload``
-    messages count the workloads of its current task; without them, the k-th START of
-    iteration n in a task is taken to belong to its k-th workload.
-    """
-    proc = ["pid", "inst"]
-    # the task a main thread last named before each of its "Running workload" messages
-    mentions = (
-        ev.lazy()
-        .filter(pl.col("main") & (pl.col("mark") == 0) & pl.col("task_ref").is_not_null())
-        .select(*proc, "row", pl.col("task_ref").cast(pl.String).alias("task"))
-        .collect()
-    )
-    events = (
-        ev.lazy()
-        .filter(pl.col("running_workload") & pl.col("main"))
-        .select(*proc, pl.col("row").alias("wl_row"))
-        .collect()
-        .join_asof(mentions, left_on="wl_row", right_on="row", by=proc, strategy="backward", check_sortedness=False)
-        .filter(pl.col("task").is_not_null())
-        .select("task", "wl_row")
-        .with_columns(workload=pl.int_range(1, pl.len() + 1).over("task").cast(pl.Int64))
-        .sort("wl_row")
-    )
-    starts = starts.select("start_row", "task", "iteration").sort("start_row")
-    if events.height:
-        by_events = starts.join_asof(
-            events, left_on="start_row", right_on="wl_row", by="task", strategy="backward", check_sortedness=False
-        ).filter(pl.col("task").is_in(events["task"].unique().implode()))
-    else:
-        by_events = starts.clear().with_columns(workload=pl.lit(None, dtype=pl.Int64))
-    rest = starts.join(by_events, on="start_row", how="anti")
-    # the k-th START of iteration n in a task: workload k (counted in key order, no groups)
-    by_repeats = rest.sort("task", "iteration", "start_row").with_columns(
-        workload=_within(_first_of("task", "iteration"), pl.col("start_row").is_not_null().cast(pl.Int64))
-    )
-    return pl.concat([by_events.select("start_row", "workload"), by_repeats.select("start_row", "workload")])
-
-
-def attribute_by_thread(ev: pl.DataFrame) -> pl.DataFrame:
-    """Records between a START and its END on the same logical thread belong to it.
-
-    `ev` is in key order, so each logical thread's records are contiguous: a block starts at
-    a new thread or at a START, and a START's block is its iteration up to its first END.
-    """
-    is_start = pl.col("mark") == START
-    is_end = (pl.col("mark") == END).cast(pl.Int64)
-    block = _first_of("tid") | is_start
-    ends_before = _within(block, is_end) - is_end
-    in_iter = pl.when(block).then(is_start).forward_fill() & (ends_before == 0)
-    return ev.with_columns(
-        start_row=pl.when(in_iter).then(pl.when(block).then(pl.col("row")).forward_fill()),
-        attribution=pl.when(in_iter).then(pl.lit("thread")).cast(pl.Categorical),
-    )
-
-
-def attribute_by_window(ev: pl.DataFrame) -> pl.DataFrame:
-    """Without idents: a record belongs to the only iteration open in its process, if any.
-
-    START/END (and ``Iteration N raised``) records name their iteration: ``marker``. With
-    several iterations open the record is ``ambiguous``. The sum of the open iterations'
-    ids, kept next to their count, names the open one when the count is 1.
-    """
-    proc = ["pid", "inst"]
-    starts = ev.filter(pl.col("mark") == START).select(
-        *proc,
-        pl.col("m_task").alias("task"),
-        pl.col("m_iteration").alias("iteration"),
-        pl.col("row").alias("start_row"),
-        pl.col("row").alias("on"),
-    )
-    ends = (
-        ev.filter(pl.col("mark") == END)
-        .select(
-            *proc,
-            pl.col("m_task").alias("task"),
-            pl.col("m_iteration").alias("iteration"),
-            pl.col("row").alias("end_row"),
+    def feed(self, ev: pl.DataFrame) -> pl.DataFrame:
+        """This chunk's per-record columns (`RECORD_SCHEMA`), in its record order."""
+        if self._rows == 0:
+            self._gap = self.opts.gap
+            if self._gap is None and not bool((ev["mark"] > 0).any()):
+                self._gap = DEFAULT_GAP
+        ev = ev.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row") + self._rows, IDENT_ID)
+        self._rows += ev.height
+        keyed = self._split_lifetimes(self._split_processes(ev))
+        if not self.has_ident:
+            keyed = self._attribute_by_window(keyed)
+        keyed = keyed.with_columns(thread_uid=_thread_uid())
+        self._open_iterations(keyed)
+        keyed = keyed.join(
+            self._iterations.select("start_row", "task", "workload", "iteration"),  # type: ignore[union-attr]
+            on="start_row",
+            how="left",
+            maintain_order="left",
         )
-        .sort("end_row")
-        .join_asof(
-            starts.sort("on"),
-            left_on="end_row",
-            right_on="on",
-            by=[*proc, "task", "iteration"],
-            strategy="backward",
-            check_sortedness=False,
+        self._count_threads(keyed)
+        self._count_iterations(keyed)
+        out = keyed.select("row", *RECORD_SCHEMA).sort("row").drop("row")
+        return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
+
+    def finish(self) -> dict[str, object]:
+        """Emit the threads and iterations still open; the summary's figures."""
+        if self._threads is not None and self._threads.height:
+            self._emit_threads(self._threads)
+        if self._iterations is not None and self._iterations.height:
+            self._emit_iterations(self._iterations)
+        return self._tally.summary()
+
+    # -- processes -----------------------------------------------------------------------
+
+    def _split_processes(self, ev: pl.DataFrame) -> pl.DataFrame:
+        """Add ``inst`` (1-based process instance of the pid), ``main`` (on its main thread)
+        and the workload and hook epochs of the process."""
+        if self._pids is None:
+            self._pids = pl.DataFrame(
+                schema={
+                    "pid": ev.schema["pid"],
+                    "c_inst": pl.Int32,
+                    "c_ts": ev.schema["ts"],
+                    "c_main_name": pl.Int64,
+                    "c_main": pl.Int64,
+                    "c_wl": pl.Int64,
+                    "c_hook": pl.Int64,
+                }
+            )
+        ev = ev.join(self._pids, on="pid", how="left", nulls_equal=True, maintain_order="left")
+        at_first = pl.int_range(pl.len()).over("pid") == 0
+        new_inst = (at_first & pl.col("c_inst").is_null()) | pl.col("process_start")
+        if self.opts.pid_gap is not None:
+            prev_ts = pl.when(at_first).then(pl.col("c_ts")).otherwise(pl.col("ts").shift(1).over("pid"))
+            new_inst = new_inst | (_seconds(pl.col("ts") - prev_ts) > self.opts.pid_gap).fill_null(False)
+        # a second MainThread with another ident: the pid now names another process
+        is_main_name = pl.col("thread_name") == "MainThread"
+        ev = ev.with_columns(
+            main_name=pl.coalesce(
+                pl.when(is_main_name).then(pl.col("thread")).forward_fill().over("pid"), pl.col("c_main_name")
+            )
         )
-        .filter(pl.col("start_row").is_not_null())
-        .unique("start_row", keep="first", maintain_order=True)
-        .select("end_row", "start_row")
-    )
-    ev = ev.join(
-        ends.rename({"start_row": "end_of"}), left_on="row", right_on="end_row", how="left", maintain_order="left"
-    )
-    opened = pl.col("mark") == START
-    closed = pl.col("end_of").is_not_null()
-    id_in = pl.when(opened).then(pl.col("row")).otherwise(0)
-    id_out = pl.when(closed).then(pl.col("end_of")).otherwise(0)
-    ev = ev.with_columns(
-        n_open=(opened.cast(pl.Int64).cum_sum() - (closed.cast(pl.Int64).cum_sum() - closed.cast(pl.Int64))).over(proc),
-        id_open=(id_in.cum_sum() - (id_out.cum_sum() - id_out)).over(proc),
-    )
-    # "Iteration N raised ...": the open iteration of that number in the process
-    raised = (
-        ev.filter(pl.col("raised_iteration").is_not_null())
-        .select(*proc, pl.col("raised_iteration").alias("iteration"), pl.col("row").alias("r_row"))
-        .sort("r_row")
-        .join_asof(
-            starts.sort("on"),
-            left_on="r_row",
-            right_on="on",
-            by=[*proc, "iteration"],
-            strategy="backward",
-            check_sortedness=False,
+        prev_main_name = pl.col("main_name").shift(1).over("pid").fill_null(pl.col("c_main_name"))
+        new_inst = new_inst | (is_main_name & (pl.col("thread") != prev_main_name)).fill_null(False)
+        ev = ev.with_columns(
+            inst=(pl.col("c_inst").fill_null(0) + new_inst.cast(pl.Int32).cum_sum().over("pid")).cast(pl.Int32)
         )
-        .join(ends, on="start_row", how="left")
-        .filter(pl.col("start_row").is_not_null() & (pl.col("end_row").fill_null(2**62) >= pl.col("r_row")))
-        .select(pl.col("r_row"), pl.col("start_row").alias("named"))
-    )
-    ev = ev.join(raised, left_on="row", right_on="r_row", how="left", maintain_order="left")
-    window_ok = ~pl.col("not_in_iteration") & ~pl.col("main_only")
-    start_row = (
-        pl.when(opened)
-        .then(pl.col("row"))
-        .when(closed)
-        .then(pl.col("end_of"))
-        .when(pl.col("named").is_not_null())
-        .then(pl.col("named"))
-        .when((pl.col("n_open") == 1) & window_ok)
-        .then(pl.col("id_open"))
-    )
-    attribution = (
-        pl.when(opened | closed | pl.col("named").is_not_null())
-        .then(pl.lit("marker"))
-        .when((pl.col("n_open") == 1) & window_ok)
-        .then(pl.lit("window"))
-        .when(pl.col("n_open") > 1)
-        .then(pl.lit("ambiguous"))
-    )
-    return ev.with_columns(start_row=start_row, attribution=attribution).drop("end_of", "n_open", "id_open", "named")
+        same_process = (pl.col("inst") == pl.col("c_inst")).fill_null(False)
+        main_evidence = pl.col("process_start") | pl.col("main_only") | is_main_name.fill_null(False)
+        first_main = pl.when(main_evidence).then(pl.col("ident_id")).drop_nulls().first().over(PROC)
+        main_ident = pl.when(same_process).then(pl.coalesce("c_main", first_main)).otherwise(first_main)
+        # without any ident, all of a process's records share one key: treat it as the main one
+        on_main = pl.when(pl.col("ident_id").is_null()).then(True).otherwise(pl.col("ident_id") == main_ident)
+        ev = ev.with_columns(main_ident.alias("main_ident"), on_main.fill_null(False).alias("main"))
 
+        def running(carried: str, flag: pl.Expr) -> pl.Expr:
+            return pl.when(same_process).then(pl.col(carried)).otherwise(0) + flag.cast(pl.Int64).cum_sum().over(PROC)
 
-def reconstruct(ev: pl.DataFrame, opts: ReconstructOptions | None = None) -> Reconstruction:
-    """Logical threads and iterations from the evidence table (one row per record).
+        wl_boundary = (pl.col("running_workload") | pl.col("finished_workload")) & pl.col("main")
+        ev = ev.with_columns(wl_seen=running("c_wl", wl_boundary), hooks_seen=running("c_hook", pl.col("hook_trigger")))
+        ev = ev.with_columns(
+            wl_epoch=pl.col("wl_seen") - wl_boundary.cast(pl.Int64),
+            hook_epoch=pl.col("hooks_seen") - pl.col("hook_trigger").cast(pl.Int64),
+        )
+        last = ev.select(
+            "pid",
+            pl.col("inst").alias("c_inst"),
+            pl.col("ts").alias("c_ts"),
+            pl.col("main_name").alias("c_main_name"),
+            pl.col("main_ident").alias("c_main"),
+            pl.col("wl_seen").alias("c_wl"),
+            pl.col("hooks_seen").alias("c_hook"),
+        ).unique("pid", keep="last")
+        self._pids = _upsert(self._pids, last, ["pid"])
+        return ev.drop(*self._pids.columns[1:], "main_name", "main_ident", "wl_seen", "hooks_seen")
 
-    `ev` holds ``source, line, pid, thread, thread_name, ts`` and the evidence columns of
-    `threadlog.markers`, in record order. The per-record result is small: ``tid`` (the
-    logical thread's number in the threads table), ``start_row`` (the iteration's number in
-    the iterations table) and ``attribution``; `record_columns` turns it into names.
-    """
-    opts = opts or ReconstructOptions()
-    has_ident = bool(ev["thread"].is_not_null().any() or ev["thread_name"].is_not_null().any())
-    ev = ev.with_row_index("row").with_columns(
-        # a number per ident for sorting and grouping: the ident itself, or the name's hash
-        ident_id=pl.coalesce(
-            pl.col("thread"),
-            pl.when(pl.col("thread_name").is_not_null()).then(
-                pl.col("thread_name").hash().cast(pl.Int64, wrap_numerical=True)  # hash(null) is not null
+    # -- threads -------------------------------------------------------------------------
+
+    def _split_lifetimes(self, ev: pl.DataFrame) -> pl.DataFrame:
+        """The chunk's records in key order, with ``reason, generation, tid`` and, with
+        idents, ``start_row, attribution``."""
+        if self._keys is None:
+            self._keys = _CarriedKeys.empty(ev.schema)
+        carried = self._keys.join(ev.select(KEY).unique(), on=KEY, how="semi", nulls_equal=True)
+        frame = pl.concat([_CarriedKeys.as_rows(carried), ev], how="diagonal_relaxed")
+        frame = frame.sort(["pid", "ident_id", "row"], nulls_last=True).with_columns(
+            pl.col("carried").fill_null(False), first=_first_of("pid", "ident_id", "inst")
+        )
+        carried_row, first = pl.col("carried"), pl.col("first")
+        is_start = pl.col("mark") == START
+        is_end = pl.col("mark") == END
+
+        def prev(c: str) -> pl.Expr:
+            return pl.when(~first).then(pl.col(c).shift(1))
+
+        def so_far(flag: pl.Expr, state: str) -> pl.Expr:
+            """`flag`'s latest value on this key, this record included (a carried row holds it)."""
+            return (
+                pl.when(carried_row)
+                .then(pl.col(state))
+                .when(flag.is_not_null())
+                .then(flag)
+                .when(first)
+                .then(False)
+                .forward_fill()
+            )
+
+        frame = frame.with_columns(
+            k_open=so_far(pl.when(is_start).then(True).when(is_end).then(False), "k_open"),
+            k_trigger=so_far(pl.when(pl.col("hook_trigger")).then(True), "k_trigger"),
+            k_markers=((pl.col("mark") > 0) | pl.col("k_markers").fill_null(False)).any().over(first.cum_sum()),
+        )
+
+        def before(state: str) -> pl.Expr:
+            return pl.when(~first).then(pl.col(state).shift(1)).fill_null(False)
+
+        helper = ~pl.col("main") & ~before("k_open")
+        rules = [
+            ("iteration_start", ~pl.col("main") & is_start),
+            ("previous_ended", ~pl.col("main") & (prev("mark") == END)),
+            ("name_change", pl.col("thread_name") != prev("thread_name")),
+            ("workload_start", helper & (pl.col("wl_epoch") != prev("wl_epoch"))),
+            (
+                "hook_run",
+                helper & (pl.col("hook_epoch") != prev("hook_epoch")) & ~before("k_trigger") & ~pl.col("hook_trigger"),
             ),
-        ),
-    )
-    ev = split_processes(ev, opts)
-    lifetimes = split_lifetimes(ev, opts)
-    key_order = lifetimes["row"]
-    if has_ident:
-        lifetimes = attribute_by_thread(lifetimes).sort("row")
-        ev = ev.hstack(lifetimes.drop("row", "mark"))
-    else:
-        ev = attribute_by_window(ev.hstack(lifetimes.sort("row").drop("row", "mark")))
-    threads = _threads(ev, key_order)
-    iterations = _iterations(ev, threads, key_order if has_ident else None)
-    threads = _name_threads_iteration(threads, iterations)
-    records = ev.select("tid", "start_row", pl.col("attribution").cast(pl.Categorical))
-    return Reconstruction(records, threads, iterations, _summary(threads, iterations))
-
-
-def record_columns(result: Reconstruction) -> pl.DataFrame:
-    """``thread_uid, task, workload, iteration, attribution`` for each record, in order.
-
-    Looked up by position, not joined: ``tid`` runs 1..n over the threads, and the
-    iterations are sorted by ``start_row``.
-    """
-    by_tid = result.threads.sort("tid")
-    starts = result.iterations["start_row"]
-    at = starts.search_sorted(result.records["start_row"].fill_null(-1))
-    it = result.iterations.select("task", "workload", "iteration")
-    picked = it.select(pl.all().gather(at.clip(0, max(it.height - 1, 0)))) if it.height else None
-    has_it = result.records["start_row"].is_not_null()
-    out = pl.DataFrame({"thread_uid": by_tid["thread_uid"].gather(result.records["tid"] - 1)})
-    for name, dtype in (("task", pl.String), ("workload", pl.Int64), ("iteration", pl.Int64)):
-        column = picked[name] if picked is not None else pl.Series(name, [None] * has_it.len(), dtype=dtype)
-        out = out.with_columns(pl.when(has_it).then(column).otherwise(None).cast(dtype).alias(name))
-    return out.with_columns(result.records["attribution"].cast(pl.String).alias("attribution"))
-
-
-def _iteration_members(ev: pl.DataFrame, key_order: pl.Series | None) -> pl.DataFrame:
-    """Per iteration (``start_row``, ascending): its END's line, time and outcome, its
-    record count and last line.
-
-    With idents an iteration's records are contiguous in key order (`key_order`), and the
-    grouping takes polars' sorted fast path; hashing over a million groups is several times
-    slower and grows faster than the log.
-    """
-    members = ev.select("start_row", "mark", "line", "ts", "m_status", "m_error_type", "m_error")
-    if key_order is not None:
-        members = members[key_order].filter(pl.col("start_row").is_not_null())
-        block = (pl.col("start_row") != pl.col("start_row").shift(1)).fill_null(True).cum_sum()
-        grouped = members.with_columns(block.set_sorted().alias("block")).group_by("block", maintain_order=True)
-    else:
-        grouped = members.filter(pl.col("start_row").is_not_null()).group_by("start_row")
-    is_end = pl.col("mark") == END
-    return (
-        grouped.agg(
-            pl.col("start_row").first().alias("start_row") if key_order is not None else pl.len().alias("_n"),
-            pl.col("line").filter(is_end).first().alias("end_line"),
-            pl.col("ts").filter(is_end).first().alias("end_ts"),
-            pl.col("m_status").filter(is_end).first().alias("m_status"),
-            pl.col("m_error_type").filter(is_end).first().alias("error_type"),
-            pl.col("m_error").filter(is_end).first().alias("error"),
-            pl.len().alias("records"),
-            pl.col("line").max().alias("max_line"),
+        ]
+        if self._gap is not None:
+            silence = _seconds(pl.col("ts") - prev("ts"))
+            rules.append(("time_gap", ~pl.col("main") & ~pl.col("k_markers") & (silence > self._gap)))
+        first_reason = (
+            pl.when(pl.col("inst") > 1)
+            .then(pl.lit("pid_reuse"))
+            .when(is_start)
+            .then(pl.lit("iteration_start"))
+            .otherwise(pl.lit("first"))
         )
-        .drop("block", "_n", strict=False)
-        .sort("start_row")
-    )
+        reason = pl.when(carried_row).then(None).when(first).then(first_reason)
+        for name, cond in rules:
+            reason = reason.when(cond.fill_null(False)).then(pl.lit(name))
+        frame = frame.with_columns(reason=reason.otherwise(None).cast(pl.Enum(REASONS)))
+        new_thread = pl.col("reason").is_not_null()
+        frame = frame.with_columns(
+            k_generation=_within(
+                _first_of("pid", "ident_id"),
+                pl.when(carried_row).then(pl.col("k_generation")).otherwise(new_thread.cast(pl.Int64)),
+            ),
+            # numbered in the order threads begin, so that the threads table sorts by it
+            k_tid=pl.when(carried_row)
+            .then(pl.col("k_tid"))
+            .when(new_thread)
+            .then(pl.when(new_thread).then(pl.col("row")).rank("ordinal").cast(pl.Int64) + self._tids)
+            .forward_fill(),
+        )
+        self._tids += int(frame["reason"].is_not_null().sum())
+        frame = _attribute_by_thread(frame)
+        self._keys = _upsert(self._keys, _CarriedKeys.from_rows(frame), KEY)
+        frame = frame.filter(~carried_row).rename({"k_generation": "generation", "k_tid": "tid"})
+        if not self.has_ident:
+            frame = frame.drop("start_row", "attribution")
+        return frame.drop(*_CarriedKeys.STATE.keys() - {"k_generation", "k_tid"}, "carried", "first", "end_value")
 
+    def _count_threads(self, keyed: pl.DataFrame) -> None:
+        """Add the chunk's records to their threads; emit the threads that are over (their
+        key has moved on to another thread)."""
+        assert self._keys is not None
+        block = _first_of("tid").cum_sum().set_sorted()  # a thread's records are contiguous in key order
+        part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
+            pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
+            pl.col("source").first().cast(pl.String),
+            pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
+            pl.col("ts").min().alias("first_ts"),
+            pl.col("ts").max().alias("last_ts"),
+            pl.col("line").first().alias("first_line"),
+            pl.col("line").last().alias("last_line"),
+            pl.len().cast(pl.Int64).alias("records"),
+            pl.col("start_row").min().alias("min_start"),
+            pl.col("start_row").max().alias("max_start"),
+        )
+        part = part.drop("_block").with_columns(pl.col("reason").cast(pl.String))
+        if self._threads is not None:
+            earlier = self._threads.filter(pl.col("tid").is_in(part["tid"].implode()))
+            untouched = self._threads.filter(~pl.col("tid").is_in(part["tid"].implode()))
+            part = (
+                pl.concat([earlier, part], how="vertical_relaxed")
+                .group_by("tid", maintain_order=True)
+                .agg(
+                    pl.col("thread_uid", "source", "pid", "thread", "generation").first(),
+                    pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
+                    pl.col("first_ts").min(),
+                    pl.col("last_ts").max(),
+                    pl.col("first_line").first(),
+                    pl.col("last_line").last(),
+                    pl.col("records").sum(),
+                    pl.col("min_start").min(),
+                    pl.col("max_start").max(),
+                )
+                .select(earlier.columns)
+            )
+        else:
+            untouched = part.clear()
+        still = pl.col("tid").is_in(self._keys["k_tid"].implode())
+        self._emit_threads(part.filter(~still))
+        self._threads = pl.concat([untouched, part.filter(still)], how="vertical_relaxed")
 
-def _iterations(ev: pl.DataFrame, threads: pl.DataFrame, key_order: pl.Series | None) -> pl.DataFrame:
-    starts = (
-        ev.lazy()
-        .filter(pl.col("mark") == START)
-        .select(
+    def _emit_threads(self, threads: pl.DataFrame) -> None:
+        # the iteration a thread ran, when it ran exactly one
+        one = pl.col("min_start") == pl.col("max_start")
+        done = threads.with_columns(
+            pl.when(one).then(pl.col(c)).alias(c) for c in ("task", "workload", "iteration")
+        ).select(THREAD_COLUMNS)
+        self._tally.threads(done)
+        self.emit("threads", done)
+
+    # -- iterations ----------------------------------------------------------------------
+
+    def _attribute_by_window(self, keyed: pl.DataFrame) -> pl.DataFrame:
+        """Without idents: a record belongs to the only iteration open in its process, if any.
+
+        START/END (and ``Iteration N raised``) records name their iteration: ``marker``. With
+        several iterations open the record is ``ambiguous``. The sum of the open iterations'
+        ids, kept next to their count, names the open one when the count is 1. Iterations
+        still open at the chunk's end are carried into the next. (Without idents a process's
+        records form one key, so key order keeps each process's records in record order.)
+        """
+        ev = keyed
+        starts = ev.filter(pl.col("mark") == START).select(
+            *PROC,
+            pl.col("m_task").cast(pl.String).alias("task"),
+            pl.col("m_iteration").alias("iteration"),
+            pl.col("row").alias("start_row"),
+        )
+        candidates = pl.concat([self._open, starts]).with_columns(on=pl.col("start_row")).sort("on")
+        ends = (
+            ev.filter(pl.col("mark") == END)
+            .select(
+                *PROC,
+                pl.col("m_task").cast(pl.String).alias("task"),
+                pl.col("m_iteration").alias("iteration"),
+                pl.col("row").alias("end_row"),
+            )
+            .sort("end_row")
+            .join_asof(
+                candidates,
+                left_on="end_row",
+                right_on="on",
+                by=[*PROC, "task", "iteration"],
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .filter(pl.col("start_row").is_not_null())
+            .unique("start_row", keep="first", maintain_order=True)
+            .select("end_row", "start_row")
+        )
+        before = self._open.group_by(PROC).agg(n0=pl.len().cast(pl.Int64), id0=pl.col("start_row").sum())
+        ev = ev.join(
+            ends.rename({"start_row": "end_of"}), left_on="row", right_on="end_row", how="left", maintain_order="left"
+        ).join(before, on=PROC, how="left", nulls_equal=True, maintain_order="left")
+        opened = pl.col("mark") == START
+        closed = pl.col("end_of").is_not_null()
+        id_in = pl.when(opened).then(pl.col("row")).otherwise(0)
+        id_out = pl.when(closed).then(pl.col("end_of")).otherwise(0)
+        ev = ev.with_columns(
+            n_open=pl.col("n0").fill_null(0)
+            + (opened.cast(pl.Int64).cum_sum() - (closed.cast(pl.Int64).cum_sum() - closed.cast(pl.Int64))).over(PROC),
+            id_open=pl.col("id0").fill_null(0) + (id_in.cum_sum() - (id_out.cum_sum() - id_out)).over(PROC),
+        )
+        # "Iteration N raised ...": the open iteration of that number in the process
+        raised = (
+            ev.filter(pl.col("raised_iteration").is_not_null())
+            .select(*PROC, pl.col("raised_iteration").alias("iteration"), pl.col("row").alias("r_row"))
+            .sort("r_row")
+            .join_asof(
+                candidates.drop("task"),
+                left_on="r_row",
+                right_on="on",
+                by=[*PROC, "iteration"],
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .join(ends, on="start_row", how="left")
+            .filter(pl.col("start_row").is_not_null() & (pl.col("end_row").fill_null(2**62) >= pl.col("r_row")))
+            .select(pl.col("r_row"), pl.col("start_row").alias("named"))
+        )
+        ev = ev.join(raised, left_on="row", right_on="r_row", how="left", maintain_order="left")
+        self._open = candidates.drop("on").join(ends, on="start_row", how="anti")
+        window_ok = ~pl.col("not_in_iteration") & ~pl.col("main_only")
+        start_row = (
+            pl.when(opened)
+            .then(pl.col("row"))
+            .when(closed)
+            .then(pl.col("end_of"))
+            .when(pl.col("named").is_not_null())
+            .then(pl.col("named"))
+            .when((pl.col("n_open") == 1) & window_ok)
+            .then(pl.col("id_open"))
+        )
+        attribution = (
+            pl.when(opened | closed | pl.col("named").is_not_null())
+            .then(pl.lit("marker"))
+            .when((pl.col("n_open") == 1) & window_ok)
+            .then(pl.lit("window"))
+            .when(pl.col("n_open") > 1)
+            .then(pl.lit("ambiguous"))
+        )
+        return ev.with_columns(start_row=start_row, attribution=attribution).drop(
+            "end_of", "n0", "id0", "n_open", "id_open", "named"
+        )
+
+    def _open_iterations(self, keyed: pl.DataFrame) -> None:
+        """Open an iteration for each START of the chunk, with its workload ordinal.
+
+        Iteration numbers restart in every workload: the task process's ``Running workload``
+        messages count the workloads of its current task; without them, the k-th START of
+        iteration n in a task is taken to belong to its k-th workload.
+        """
+        ev = keyed.filter(
+            pl.col("mark").is_in([START, END]) | pl.col("running_workload") | pl.col("task_ref").is_not_null()
+        ).sort("row")
+        # the task a main thread last named before each of its "Running workload" messages
+        mentions = ev.filter(pl.col("main") & (pl.col("mark") == 0) & pl.col("task_ref").is_not_null()).select(
+            *PROC, "row", pl.col("task_ref").cast(pl.String).alias("task")
+        )
+        mentions = pl.concat([self._mentions, mentions])
+        events = ev.filter(pl.col("running_workload") & pl.col("main")).select(*PROC, pl.col("row").alias("wl_row"))
+        known = self._workload_events  # each task's latest workload before this chunk
+        if events.height:
+            seen = known.group_by("task").agg(pl.col("workload").max().alias("seen"))
+            events = (
+                events.join_asof(
+                    mentions.sort("row"),
+                    left_on="wl_row",
+                    right_on="row",
+                    by=PROC,
+                    strategy="backward",
+                    check_sortedness=False,
+                )
+                .filter(pl.col("task").is_not_null())
+                .join(seen, on="task", how="left", maintain_order="left")
+                .select(
+                    "task",
+                    "wl_row",
+                    workload=(pl.col("seen").fill_null(0) + pl.int_range(1, pl.len() + 1).over("task")).cast(pl.Int64),
+                )
+            )
+            self._workload_events = pl.concat([known, events]).unique("task", keep="last")
+        self._mentions = mentions.unique(PROC, keep="last")
+        starts = ev.filter(pl.col("mark") == START).select(
             pl.col("row").alias("start_row"),
             pl.col("m_task").cast(pl.String).alias("task"),
             pl.col("m_iteration").alias("iteration"),
-            "source",
+            pl.col("source").cast(pl.String),
             pl.col("line").alias("first_line"),
             pl.col("ts").alias("start_ts"),
             "pid",
             "thread",
-            "tid",
-        )
-        .collect()
-    )
-    members = _iteration_members(ev, key_order)
-    workloads = _workloads(ev, starts).sort("start_row")
-    # every START belongs to its own iteration, so the three are aligned row by row
-    assert members["start_row"].equals(starts["start_row"])
-    assert workloads["start_row"].equals(starts["start_row"])
-    uid_by_tid = threads.sort("tid")["thread_uid"]
-    # an END without a status (a user's marker may not say) means the unit of work ended well
-    status = (
-        pl.when(pl.col("end_line").is_null())
-        .then(pl.lit("unfinished"))
-        .when(pl.col("m_status").is_null() | pl.col("m_status").str.to_lowercase().is_in(["ok", "success", "passed"]))
-        .then(pl.lit("ok"))
-        .otherwise(pl.lit("error"))
-    )
-    return (
-        starts.hstack(members.drop("start_row"))
-        .hstack(workloads.drop("start_row"))
-        .with_columns(thread_uid=uid_by_tid.gather(starts["tid"] - 1))
-        .select(
-            "start_row",
-            "task",
-            "workload",
-            "iteration",
-            status.alias("status"),
-            "error_type",
-            "error",
-            "start_ts",
-            "end_ts",
-            _seconds(pl.col("end_ts") - pl.col("start_ts")).alias("duration_s"),
-            "pid",
-            "thread",
             "thread_uid",
-            pl.col("records").fill_null(1).cast(pl.Int64),
-            "first_line",
-            pl.coalesce("end_line", "max_line").alias("last_line"),
-            pl.col("source").cast(pl.String),
         )
-    )
+        with_events = pl.concat([known, events]) if events.height else known
+        by_events = (
+            starts.select("start_row", "task")
+            .join_asof(
+                with_events.sort("wl_row"),
+                left_on="start_row",
+                right_on="wl_row",
+                by="task",
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .filter(pl.col("task").is_in(with_events["task"].unique().implode()))
+            .select("start_row", "workload")
+        )
+        rest = starts.join(by_events, on="start_row", how="anti")
+        # the k-th START of iteration n in a task: workload k (counted in key order, no groups)
+        by_repeats = (
+            rest.select("start_row", "task", "iteration")
+            .join(self._repeats, on=["task", "iteration"], how="left", nulls_equal=True)
+            .sort("task", "iteration", "start_row")
+            .with_columns(
+                workload=pl.col("seen").fill_null(0)
+                + _within(_first_of("task", "iteration"), pl.col("start_row").is_not_null().cast(pl.Int64))
+            )
+        )
+        counted = by_repeats.select("task", "iteration", pl.col("workload").alias("seen")).unique(
+            ["task", "iteration"], keep="last"
+        )
+        self._repeats = _upsert(self._repeats, counted, ["task", "iteration"])
+        workloads = pl.concat([by_events, by_repeats.select("start_row", "workload")]).sort("start_row")
+        opened = starts.hstack(workloads.select("workload")).with_columns(
+            end_line=pl.lit(None, pl.Int64),
+            end_ts=pl.lit(None, starts.schema["start_ts"]),
+            m_status=pl.lit(None, pl.String),
+            error_type=pl.lit(None, pl.String),
+            error=pl.lit(None, pl.String),
+            records=pl.lit(0, pl.Int64),
+            max_line=pl.lit(None, pl.Int64),
+        )
+        if self._iterations is None:
+            self._iterations = opened
+        else:
+            self._iterations = pl.concat([self._iterations, opened], how="vertical_relaxed")
+
+    def _count_iterations(self, keyed: pl.DataFrame) -> None:
+        """Add the chunk's records to their iterations; emit the iterations that are over
+        (their END came, or their thread or process moved on)."""
+        assert self._keys is not None
+        assert self._iterations is not None
+        members = keyed.filter(pl.col("start_row").is_not_null())
+        if self.has_ident:  # an iteration's records are contiguous in key order
+            block = (pl.col("start_row") != pl.col("start_row").shift(1)).fill_null(True).cum_sum().set_sorted()
+            grouped = members.group_by(block.alias("_block"), maintain_order=True)
+        else:
+            grouped = members.group_by("start_row")
+        is_end = pl.col("mark") == END
+        first = [pl.col("start_row").first()] if self.has_ident else []
+        part = grouped.agg(
+            *first,
+            pl.col("line").filter(is_end).first().alias("c_end_line"),
+            pl.col("ts").filter(is_end).first().alias("c_end_ts"),
+            pl.col("m_status").filter(is_end).first().alias("c_m_status"),
+            pl.col("m_error_type").filter(is_end).first().alias("c_error_type"),
+            pl.col("m_error").filter(is_end).first().alias("c_error"),
+            pl.len().cast(pl.Int64).alias("c_records"),
+            pl.col("line").max().alias("c_max_line"),
+        ).drop("_block", strict=False)
+        its = self._iterations.join(part, on="start_row", how="left", maintain_order="left").with_columns(
+            *(pl.coalesce(c, f"c_{c}").alias(c) for c in ("end_line", "end_ts", "m_status", "error_type", "error")),
+            records=pl.col("records") + pl.col("c_records").fill_null(0),
+            max_line=pl.max_horizontal("max_line", "c_max_line"),
+        )
+        its = its.drop(part.columns[1:])
+        if self.has_ident:
+            still = self._keys.filter(pl.col("k_block_start") & (pl.col("k_block_ends") == 0))["k_block_row"]
+        else:
+            still = self._open["start_row"]
+        is_open = pl.col("start_row").is_in(still.implode())
+        self._emit_iterations(its.filter(~is_open))
+        self._iterations = its.filter(is_open)
+
+    def _emit_iterations(self, iterations: pl.DataFrame) -> None:
+        # an END without a status (a user's marker may not say) means the unit of work ended well
+        status = (
+            pl.when(pl.col("end_line").is_null())
+            .then(pl.lit("unfinished"))
+            .when(
+                pl.col("m_status").is_null() | pl.col("m_status").str.to_lowercase().is_in(["ok", "success", "passed"])
+            )
+            .then(pl.lit("ok"))
+            .otherwise(pl.lit("error"))
+        )
+        done = iterations.with_columns(
+            status=status,
+            duration_s=_seconds(pl.col("end_ts") - pl.col("start_ts")),
+            records=pl.when(pl.col("records") > 0).then(pl.col("records")).otherwise(1),
+            last_line=pl.coalesce("end_line", "max_line"),
+        ).select(ITERATION_COLUMNS)
+        self._tally.iterations(done)
+        self.emit("iterations", done)
 
 
-def _threads(ev: pl.DataFrame, key_order: pl.Series) -> pl.DataFrame:
-    """One row per logical thread. In key order each thread's records are contiguous and
-    ``tid`` ascends, so the grouping takes polars' sorted fast path (several times quicker
-    than hashing hundreds of thousands of groups)."""
-    one = pl.col("start_row").drop_nulls().n_unique() == 1
-    needed = [
-        "tid",
-        "source",
-        "pid",
-        "thread",
-        "thread_name",
-        "ident_id",
-        "inst",
-        "generation",
-        "reason",
-        "ts",
-        "line",
-        "row",
-        "start_row",
-    ]
-    keyed = ev.select(needed)[key_order].with_columns(pl.col("tid").set_sorted())
-    threads = keyed.group_by("tid", maintain_order=True).agg(
-        pl.col("source").first().cast(pl.String),
-        pl.col("pid").first(),
-        pl.col("thread").first(),
-        pl.col("thread_name").drop_nulls().first(),
-        pl.col("ident_id").is_null().any().alias("no_ident"),
-        pl.col("inst").first(),
-        pl.col("generation").first().cast(pl.Int64),
-        pl.col("reason").first().cast(pl.String),
-        pl.col("ts").min().alias("first_ts"),
-        pl.col("ts").max().alias("last_ts"),
-        pl.col("line").first().alias("first_line"),
-        pl.col("line").last().alias("last_line"),
-        pl.len().cast(pl.Int64).alias("records"),
-        pl.col("row").first().alias("first_row"),
-        pl.when(one).then(pl.col("start_row").drop_nulls().first()).alias("only_start_row"),
-    )
-    uid = pl.format(
+def _thread_uid() -> pl.Expr:
+    """``pid/ident#generation``; without an ident, ``pid/-#process instance``."""
+    return pl.format(
         "{}/{}#{}",
         pl.col("pid").cast(pl.String).fill_null("-"),
         pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"), pl.lit("-")),
-        pl.when(pl.col("no_ident")).then(pl.col("inst")).otherwise(pl.col("generation")),
-    )
-    return threads.sort("first_row").with_columns(thread_uid=uid).drop("no_ident", "inst", "first_row")
-
-
-def _name_threads_iteration(threads: pl.DataFrame, iterations: pl.DataFrame) -> pl.DataFrame:
-    """Give a thread the task, workload and iteration it ran, when it ran exactly one."""
-    named = iterations.select(pl.col("start_row").alias("only_start_row"), "task", "workload", "iteration")
-    return threads.join(named, on="only_start_row", how="left", maintain_order="left").select(
-        "tid",
-        "thread_uid",
-        "source",
-        "pid",
-        "thread",
-        "thread_name",
-        "generation",
-        "reason",
-        "first_ts",
-        "last_ts",
-        "first_line",
-        "last_line",
-        "records",
-        "task",
-        "workload",
-        "iteration",
+        pl.when(pl.col("ident_id").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
     )
 
 
-def _summary(threads: pl.DataFrame, iterations: pl.DataFrame) -> dict[str, object]:
-    # generations count up per (pid, ident): an ident stood for several threads if it has a 2nd
-    with_ident = threads.filter(pl.col("thread").is_not_null())
-    recycled = with_ident.filter(pl.col("generation") == 2).height
-    most = int(with_ident["generation"].max() or 0) if with_ident.height else 0
-    by_status = {s: int(iterations.filter(pl.col("status") == s).height) for s in ("ok", "error", "unfinished")}
-    return {
-        "logical_threads": threads.height,
-        "recycled_idents": {"count": recycled, "most_generations": most},
-        "tasks": iterations["task"].drop_nulls().n_unique(),
-        "workloads": iterations.select(pl.struct("task", "workload").n_unique()).item() if iterations.height else 0,
-        "iterations": {"total": iterations.height, **by_status},
+class _CarriedKeys:
+    """The state a ``(pid, ident)`` key carries from one chunk into the next: its last record
+    (``row, inst, mark, ts, thread_name``, the epochs it was in) and the running values
+    ``k_*`` the rules read at that record. In the next chunk it enters as a row ahead of the
+    key's records, flagged ``carried``, so shifts and running sums continue through it."""
+
+    STATE: ClassVar[dict[str, pl.DataType]] = {
+        "k_open": pl.Boolean,  # an iteration is open on the key
+        "k_trigger": pl.Boolean,  # the key triggered a hook
+        "k_markers": pl.Boolean,  # the key (this process) has had markers
+        "k_generation": pl.Int64,
+        "k_tid": pl.Int64,
+        "k_block_start": pl.Boolean,  # the key's current block began with a START
+        "k_block_row": pl.Int64,  # ... at this row
+        "k_block_ends": pl.Int64,  # ENDs in the block so far
     }
+    LAST: ClassVar[list[str]] = ["row", "inst", "mark", "ts", "thread_name", "wl_epoch", "hook_epoch"]
+
+    @classmethod
+    def empty(cls, schema: pl.Schema) -> pl.DataFrame:
+        types = {**schema, "inst": pl.Int32, "wl_epoch": pl.Int64, "hook_epoch": pl.Int64}
+        return pl.DataFrame(schema={**{c: types[c] for c in (*KEY, *cls.LAST)}, **cls.STATE})
+
+    @classmethod
+    def as_rows(cls, carried: pl.DataFrame) -> pl.DataFrame:
+        return carried.with_columns(carried=pl.lit(True), main=pl.lit(False), hook_trigger=pl.lit(False))
+
+    @classmethod
+    def from_rows(cls, frame: pl.DataFrame) -> pl.DataFrame:
+        """Each key's last row (`frame` is in key order)."""
+        return frame.select(*KEY, *cls.LAST, *cls.STATE).unique(KEY, keep="last", maintain_order=False)
+
+
+def _attribute_by_thread(frame: pl.DataFrame) -> pl.DataFrame:
+    """Records between a START and its END on the same logical thread belong to it.
+
+    `frame` is in key order, so each logical thread's records are contiguous: a block starts
+    at a new thread or at a START, and a START's block is its iteration up to its first END.
+    A carried row continues its key's block.
+    """
+    carried_row = pl.col("carried")
+    is_start = pl.col("mark") == START
+    is_end = (pl.col("mark") == END).cast(pl.Int64)
+    block = _first_of("k_tid") | is_start
+    frame = frame.with_columns(
+        k_block_start=pl.when(carried_row).then(pl.col("k_block_start")).when(block).then(is_start).forward_fill(),
+        k_block_row=pl.when(carried_row).then(pl.col("k_block_row")).when(block).then(pl.col("row")).forward_fill(),
+        end_value=pl.when(carried_row).then(pl.col("k_block_ends")).otherwise(is_end),
+    ).with_columns(k_block_ends=_within(block, pl.col("end_value")))
+    in_iter = pl.col("k_block_start") & (pl.col("k_block_ends") - pl.col("end_value") == 0)
+    return frame.with_columns(
+        start_row=pl.when(in_iter).then(pl.col("k_block_row")),
+        attribution=pl.when(in_iter).then(pl.lit("thread")),
+    )
+
+
+class _Tally:
+    """The summary's figures, counted as threads and iterations are emitted."""
+
+    def __init__(self) -> None:
+        self.logical_threads = 0
+        self.recycled = 0
+        self.most_generations = 0
+        self.tasks: set[str] = set()
+        self.workloads: set[tuple[str | None, int | None]] = set()
+        self.by_status = {"ok": 0, "error": 0, "unfinished": 0}
+
+    def threads(self, done: pl.DataFrame) -> None:
+        # generations count up per (pid, ident): an ident stood for several threads if it has a 2nd
+        with_ident = done.filter(pl.col("thread").is_not_null())
+        self.logical_threads += done.height
+        self.recycled += with_ident.filter(pl.col("generation") == 2).height
+        self.most_generations = max(self.most_generations, int(with_ident["generation"].max() or 0))
+
+    def iterations(self, done: pl.DataFrame) -> None:
+        self.tasks.update(done["task"].drop_nulls().unique().to_list())
+        self.workloads.update(done.select("task", "workload").unique().iter_rows())
+        for status, count in done["status"].value_counts().iter_rows():
+            self.by_status[status] += count
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "logical_threads": self.logical_threads,
+            "recycled_idents": {"count": self.recycled, "most_generations": self.most_generations},
+            "tasks": len(self.tasks),
+            "workloads": len(self.workloads),
+            "iterations": {"total": sum(self.by_status.values()), **self.by_status},
+        }

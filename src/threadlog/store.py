@@ -53,6 +53,9 @@ def _recover(root: Path) -> None:
         backup.rename(root)
 
 
+SORT_BATCH_ROWS = 1 << 20
+
+
 class StoreWriter:
     """Writes a complete new store into a temporary folder, then swaps it in."""
 
@@ -79,11 +82,11 @@ class StoreWriter:
         if self.tmp.exists():
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def part_path(self) -> Path:
-        """A fresh path for an intermediate Parquet file inside the new store."""
+    def part_path(self, kind: str = "records") -> Path:
+        """A fresh path for an intermediate Parquet file of a table inside the new store."""
         self._parts += 1
         (self.tmp / "parts").mkdir(exist_ok=True)
-        return self.tmp / "parts" / f"{self._parts:06d}.parquet"
+        return self.tmp / "parts" / f"{kind}-{self._parts:06d}.parquet"
 
     def write_part(self, frame: pl.DataFrame, path: Path) -> None:
         """Write an intermediate chunk of a table (quick to write, read back once)."""
@@ -97,6 +100,33 @@ class StoreWriter:
 
     def sink_table(self, table: str, frame: pl.LazyFrame) -> None:
         _guard_write(lambda: frame.sink_parquet(self.path(table)))
+
+    def write_sorted_table(
+        self, table: str, parts: list[Path], key: str, schema: pl.Schema, batch_rows: int | None = None
+    ) -> None:
+        """Write the rows of `parts`, sorted by the integer column `key` (then dropped).
+
+        Each part holds rows in any order. The sort takes `key` ranges of at most
+        `batch_rows` rows at a time, so memory holds one batch, not the table: a table of
+        one batch is one file; a larger one, a folder of sorted files (polars, pyarrow and
+        DuckDB read it as one table).
+        """
+        batch_rows = batch_rows or SORT_BATCH_ROWS
+        if not parts:
+            self.write_table(table, pl.DataFrame(schema=schema).drop(key))
+            return
+        rows = pl.scan_parquet(parts).select(pl.len(), pl.col(key).min().alias("lo"), pl.col(key).max().alias("hi"))
+        count, lo, hi = rows.collect().row(0)
+        frames = pl.scan_parquet(parts)
+        if count <= batch_rows:
+            self.write_table(table, frames.collect().sort(key).drop(key))
+            return
+        folder = self.path(table)
+        folder.mkdir()
+        # keys are numbered densely from 1, so a key range of batch_rows holds about that many rows
+        for n, start in enumerate(range(lo, hi + 1, batch_rows)):
+            batch = frames.filter(pl.col(key).is_between(start, start + batch_rows - 1)).collect()
+            _guard_write(lambda b=batch, n=n: b.sort(key).drop(key).write_parquet(folder / f"{n:06d}.parquet"))
 
     def commit(self, meta: dict[str, Any]) -> None:
         """Write meta.json and swap the new store in for the old."""
@@ -174,7 +204,7 @@ class Store:
     def scan(self, table: str) -> pl.LazyFrame:
         """A lazy view of one table (nothing is read until collected)."""
         path = self.root / f"{table}.parquet"
-        if not path.is_file():
+        if not path.exists():  # a file, or a folder of sorted parts
             raise ThreadlogError(f"the store at {self.root} has no {table} table; run `threadlog parse LOG` again")
         return pl.scan_parquet(path)
 
