@@ -95,15 +95,18 @@ def assert_counts(summary: dict[str, Any]) -> None:
 def assert_complete_store(store: Path, summary: dict[str, Any]) -> pl.DataFrame:
     """All tables and meta.json are there and readable, and agree with the summary; returns records."""
     for name in TABLES:
-        assert (store / name).is_file(), name
+        assert (store / name).exists(), name  # a file, or a folder of sorted parts (a big table)
     records = pl.read_parquet(store / "records.parquet")
-    pl.read_parquet(store / "threads.parquet")
+    threads = pl.read_parquet(store / "threads.parquet")
     pl.read_parquet(store / "iterations.parquet")
     meta = json.loads((store / "meta.json").read_text())
     assert_counts(summary)
     assert records.height == summary["records"]
     assert int((~records["parsed"]).sum()) == summary["unparsed_lines"]
     assert meta["summary"]["lines"] == summary["lines"]
+    if "logical_threads" in summary:
+        assert threads.height == summary["logical_threads"]
+        assert records["thread_uid"].n_unique() == threads.height
     return records
 
 

@@ -133,10 +133,21 @@ def _within(first: pl.Expr, value: pl.Expr) -> pl.Expr:
     return total - pl.when(first).then(total - value).forward_fill()
 
 
+def _owned(state: pl.DataFrame) -> pl.DataFrame:
+    """`state` with strings of its own.
+
+    A polars string is a view into a buffer its chunk's computation made; a few rows kept
+    from each chunk would keep every chunk's buffers alive, and memory would grow with the
+    log (80 MB per million lines, measured). Rebuilding the strings of the rows that are
+    kept frees them.
+    """
+    return state.with_columns(pl.col(pl.String).str.pad_end(0))
+
+
 def _upsert(table: pl.DataFrame, rows: pl.DataFrame, on: list[str]) -> pl.DataFrame:
     """`table` with `rows` replacing the rows of the same `on` values."""
     kept = table.join(rows.select(on), on=on, how="anti", nulls_equal=True)
-    return pl.concat([kept, rows.select(table.columns)], how="vertical_relaxed")
+    return pl.concat([kept, _owned(rows.select(table.columns))], how="vertical_relaxed")
 
 
 # a number per ident for sorting and grouping: the ident itself, or the name's hash
@@ -211,6 +222,7 @@ class Reconstructor:
             self._emit_threads(self._threads)
         if self._iterations is not None and self._iterations.height:
             self._emit_iterations(self._iterations)
+        self._pids = self._keys = self._threads = self._iterations = None  # the state is no longer needed
         return self._tally.summary()
 
     # -- processes -----------------------------------------------------------------------
@@ -404,7 +416,7 @@ class Reconstructor:
             untouched = part.clear()
         still = pl.col("tid").is_in(self._keys["k_tid"].implode())
         self._emit_threads(part.filter(~still))
-        self._threads = pl.concat([untouched, part.filter(still)], how="vertical_relaxed")
+        self._threads = pl.concat([untouched, _owned(part.filter(still))], how="vertical_relaxed")
 
     def _emit_threads(self, threads: pl.DataFrame) -> None:
         # the iteration a thread ran, when it ran exactly one
@@ -486,7 +498,7 @@ class Reconstructor:
             .select(pl.col("r_row"), pl.col("start_row").alias("named"))
         )
         ev = ev.join(raised, left_on="row", right_on="r_row", how="left", maintain_order="left")
-        self._open = candidates.drop("on").join(ends, on="start_row", how="anti")
+        self._open = _owned(candidates.drop("on").join(ends, on="start_row", how="anti"))
         window_ok = ~pl.col("not_in_iteration") & ~pl.col("main_only")
         start_row = (
             pl.when(opened)
@@ -546,8 +558,8 @@ class Reconstructor:
                     workload=(pl.col("seen").fill_null(0) + pl.int_range(1, pl.len() + 1).over("task")).cast(pl.Int64),
                 )
             )
-            self._workload_events = pl.concat([known, events]).unique("task", keep="last")
-        self._mentions = mentions.unique(PROC, keep="last")
+            self._workload_events = _owned(pl.concat([known, events]).unique("task", keep="last"))
+        self._mentions = _owned(mentions.unique(PROC, keep="last"))
         starts = ev.filter(pl.col("mark") == START).select(
             pl.col("row").alias("start_row"),
             pl.col("m_task").cast(pl.String).alias("task"),
@@ -638,7 +650,7 @@ class Reconstructor:
             still = self._open["start_row"]
         is_open = pl.col("start_row").is_in(still.implode())
         self._emit_iterations(its.filter(~is_open))
-        self._iterations = its.filter(is_open)
+        self._iterations = _owned(its.filter(is_open))
 
     def _emit_iterations(self, iterations: pl.DataFrame) -> None:
         # an END without a status (a user's marker may not say) means the unit of work ended well

@@ -53,7 +53,7 @@ def _recover(root: Path) -> None:
         backup.rename(root)
 
 
-SORT_BATCH_ROWS = 1 << 20
+SORT_BATCH_ROWS = 1 << 18
 
 
 class StoreWriter:
