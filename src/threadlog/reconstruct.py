@@ -200,7 +200,17 @@ class Reconstructor:
                 self._gap = DEFAULT_GAP
         ev = ev.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row") + self._rows, IDENT_ID)
         self._rows += ev.height
-        keyed = self._split_lifetimes(self._split_processes(ev))
+        # what an END says is looked up by row when its iteration is counted, not sorted along
+        ends = ev.filter(pl.col("mark") == END).select(
+            pl.col("row").alias("end_row"),
+            pl.col("line").alias("c_end_line"),
+            pl.col("ts").alias("c_end_ts"),
+            pl.col("m_status").alias("c_m_status"),
+            pl.col("m_error_type").alias("c_error_type"),
+            pl.col("m_error").alias("c_error"),
+        )
+        ev = self._split_processes(ev).drop("m_status", "m_error_type", "m_error", "process_start", "finished_workload")
+        keyed = self._split_lifetimes(ev)
         if not self.has_ident:
             keyed = self._attribute_by_window(keyed)
         keyed = keyed.with_columns(thread_uid=_thread_uid())
@@ -212,7 +222,7 @@ class Reconstructor:
             maintain_order="left",
         )
         self._count_threads(keyed)
-        self._count_iterations(keyed)
+        self._count_iterations(keyed, ends)
         out = keyed.select("row", *RECORD_SCHEMA).sort("row").drop("row")
         return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
@@ -439,7 +449,7 @@ class Reconstructor:
         records form one key, so key order keeps each process's records in record order.)
         """
         ev = keyed
-        starts = ev.filter(pl.col("mark") == START).select(
+        starts = keyed.filter(pl.col("mark") == START).select(
             *PROC,
             pl.col("m_task").cast(pl.String).alias("task"),
             pl.col("m_iteration").alias("iteration"),
@@ -529,15 +539,17 @@ class Reconstructor:
         messages count the workloads of its current task; without them, the k-th START of
         iteration n in a task is taken to belong to its k-th workload.
         """
-        ev = keyed.filter(
-            pl.col("mark").is_in([START, END]) | pl.col("running_workload") | pl.col("task_ref").is_not_null()
-        ).sort("row")
+        ev = (
+            keyed.filter(pl.col("main") & (pl.col("running_workload") | pl.col("task_ref").is_not_null()))
+            .select(*PROC, "row", "mark", "running_workload", "task_ref")
+            .sort("row")
+        )
         # the task a main thread last named before each of its "Running workload" messages
-        mentions = ev.filter(pl.col("main") & (pl.col("mark") == 0) & pl.col("task_ref").is_not_null()).select(
+        mentions = ev.filter((pl.col("mark") == 0) & pl.col("task_ref").is_not_null()).select(
             *PROC, "row", pl.col("task_ref").cast(pl.String).alias("task")
         )
         mentions = pl.concat([self._mentions, mentions])
-        events = ev.filter(pl.col("running_workload") & pl.col("main")).select(*PROC, pl.col("row").alias("wl_row"))
+        events = ev.filter(pl.col("running_workload")).select(*PROC, pl.col("row").alias("wl_row"))
         known = self._workload_events  # each task's latest workload before this chunk
         if events.height:
             seen = known.group_by("task").agg(pl.col("workload").max().alias("seen"))
@@ -560,16 +572,20 @@ class Reconstructor:
             )
             self._workload_events = _owned(pl.concat([known, events]).unique("task", keep="last"))
         self._mentions = _owned(mentions.unique(PROC, keep="last"))
-        starts = ev.filter(pl.col("mark") == START).select(
-            pl.col("row").alias("start_row"),
-            pl.col("m_task").cast(pl.String).alias("task"),
-            pl.col("m_iteration").alias("iteration"),
-            pl.col("source").cast(pl.String),
-            pl.col("line").alias("first_line"),
-            pl.col("ts").alias("start_ts"),
-            "pid",
-            "thread",
-            "thread_uid",
+        starts = (
+            keyed.filter(pl.col("mark") == START)
+            .select(
+                pl.col("row").alias("start_row"),
+                pl.col("m_task").cast(pl.String).alias("task"),
+                pl.col("m_iteration").alias("iteration"),
+                pl.col("source").cast(pl.String),
+                pl.col("line").alias("first_line"),
+                pl.col("ts").alias("start_ts"),
+                "pid",
+                "thread",
+                "thread_uid",
+            )
+            .sort("start_row")
         )
         with_events = pl.concat([known, events]) if events.height else known
         by_events = (
@@ -615,29 +631,29 @@ class Reconstructor:
         else:
             self._iterations = pl.concat([self._iterations, opened], how="vertical_relaxed")
 
-    def _count_iterations(self, keyed: pl.DataFrame) -> None:
+    def _count_iterations(self, keyed: pl.DataFrame, ends: pl.DataFrame) -> None:
         """Add the chunk's records to their iterations; emit the iterations that are over
         (their END came, or their thread or process moved on)."""
         assert self._keys is not None
         assert self._iterations is not None
-        members = keyed.filter(pl.col("start_row").is_not_null())
+        members = keyed.filter(pl.col("start_row").is_not_null()).select("start_row", "line", "row", "mark")
         if self.has_ident:  # an iteration's records are contiguous in key order
             block = (pl.col("start_row") != pl.col("start_row").shift(1)).fill_null(True).cum_sum().set_sorted()
             grouped = members.group_by(block.alias("_block"), maintain_order=True)
         else:
             grouped = members.group_by("start_row")
-        is_end = pl.col("mark") == END
         first = [pl.col("start_row").first()] if self.has_ident else []
-        part = grouped.agg(
-            *first,
-            pl.col("line").filter(is_end).first().alias("c_end_line"),
-            pl.col("ts").filter(is_end).first().alias("c_end_ts"),
-            pl.col("m_status").filter(is_end).first().alias("c_m_status"),
-            pl.col("m_error_type").filter(is_end).first().alias("c_error_type"),
-            pl.col("m_error").filter(is_end).first().alias("c_error"),
-            pl.len().cast(pl.Int64).alias("c_records"),
-            pl.col("line").max().alias("c_max_line"),
-        ).drop("_block", strict=False)
+        part = (
+            grouped.agg(
+                *first,
+                pl.col("row").filter(pl.col("mark") == END).first().alias("end_row"),
+                pl.len().cast(pl.Int64).alias("c_records"),
+                pl.col("line").max().alias("c_max_line"),
+            )
+            .drop("_block", strict=False)
+            .join(ends, on="end_row", how="left")
+            .drop("end_row")
+        )
         its = self._iterations.join(part, on="start_row", how="left", maintain_order="left").with_columns(
             *(pl.coalesce(c, f"c_{c}").alias(c) for c in ("end_line", "end_ts", "m_status", "error_type", "error")),
             records=pl.col("records") + pl.col("c_records").fill_null(0),
