@@ -3,7 +3,7 @@
 
 Usage (from anywhere, with the project's virtualenv)::
 
-    python benchmarks/bench_parse.py [--lines N] [--runs K] [--keep] [--lnav]
+    python benchmarks/bench_parse.py [--lines N] [--runs K] [--keep] [--lnav] [--scale LINES]
 
 1. Builds a big log from the real sample shipped in the repo
    (sample_logs/rally/c07-multi-workload/input-thread.log) by repeating it. Each
@@ -24,6 +24,9 @@ Usage (from anywhere, with the project's virtualenv)::
    phases. Then times ``threadlog timeline`` on the store of the last full parse, as a
    command and as a library call.
 4. With --lnav, and lnav on PATH, also times ``lnav -n -c ';SELECT count(*) FROM all_logs'``.
+5. With --scale LINES, builds a second, LINES-line log the same way and parses it once
+   with and once without reconstruction: its peak RSS beside the first log's shows
+   whether memory grows with the input.
 
 Unix only (it needs `resource` and `os.wait4`).
 """
@@ -252,8 +255,7 @@ def measure(tools: list[Tool], runs: int) -> None:
             run = run_child(tool.command)
             tool.runs.append(run)
             print(
-                f"  run {i}/{runs}  {tool.name:<12} {run.seconds:8.2f} s  "
-                f"{run.peak_rss / MIB:8.1f} MiB peak RSS",
+                f"  run {i}/{runs}  {tool.name:<12} {run.seconds:8.2f} s  {run.peak_rss / MIB:8.1f} MiB peak RSS",
                 flush=True,
             )
 
@@ -381,26 +383,30 @@ def print_ratios(tools: dict[str, Tool], imports: Tool, log: LogFile) -> None:
     internal = statistics.median(json.loads(r.stdout)["seconds"] for r in tl.runs)
     print("\n== ratios")
     print(f"  speed: baseline / threadlog = {speed:.2f}x  (target >= {SPEED_TARGET:g}x: {verdict})")
-    print(f"  threadlog peak RSS / log size = {tl_rss:.1f} / {log_mib:.1f} MiB = "
-          f"{tl_rss / log_mib:.2f}x")
-    print(f"  threadlog peak RSS - import baseline RSS = {extra:.1f} MiB = "
-          f"{extra / log_mib:.2f}x log size")
+    print(f"  threadlog peak RSS / log size = {tl_rss:.1f} / {log_mib:.1f} MiB = {tl_rss / log_mib:.2f}x")
+    print(f"  threadlog peak RSS - import baseline RSS = {extra:.1f} MiB = {extra / log_mib:.2f}x log size")
     print(f"  baseline peak RSS / log size = {base.median_rss() / MIB / log_mib:.2f}x")
-    print(f"  threadlog 'seconds' in --json (ingest only, median) = {internal:.2f} s; "
-          f"process start + imports + output = {tl.median_seconds() - internal:.2f} s")
+    print(
+        f"  threadlog 'seconds' in --json (ingest only, median) = {internal:.2f} s; "
+        f"process start + imports + output = {tl.median_seconds() - internal:.2f} s"
+    )
     if "lnav" in tools:
         lnav = tools["lnav"]
-        print(f"  threadlog / lnav: time {tl.median_seconds() / lnav.median_seconds():.2f}x, "
-              f"peak RSS {tl.median_rss() / lnav.median_rss():.2f}x")
+        print(
+            f"  threadlog / lnav: time {tl.median_seconds() / lnav.median_seconds():.2f}x, "
+            f"peak RSS {tl.median_rss() / lnav.median_rss():.2f}x"
+        )
 
 
 def print_checks(tools: dict[str, Tool], log: LogFile) -> None:
     """What the children reported, to show they read the whole log."""
     s = json.loads(tools["threadlog"].runs[-1].stdout)
     print("\n== checks")
-    print(f"  threadlog: lines {s['lines']:,} (log has {log.lines:,}), records {s['records']:,}, "
-          f"unparsed {s['unparsed_lines']:,}, processes {s['processes']:,}, "
-          f"tasks {s.get('tasks')}, iterations {s.get('iterations')}")
+    print(
+        f"  threadlog: lines {s['lines']:,} (log has {log.lines:,}), records {s['records']:,}, "
+        f"unparsed {s['unparsed_lines']:,}, processes {s['processes']:,}, "
+        f"tasks {s.get('tasks')}, iterations {s.get('iterations')}"
+    )
     if s["lines"] != log.lines:
         print("  WARNING: threadlog read a different number of lines than the log has")
     total, matched = tools["re baseline"].runs[-1].stdout.split()
@@ -415,15 +421,52 @@ def print_phases(tools: dict[str, Tool]) -> None:
     timings = [json.loads(r.stdout)["timings"] for r in full.runs]
     phases = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
     print("\n== threadlog phases (from --json 'timings', median of the runs)")
+    notes = {
+        "parse": "read, match, reconstruct and write chunks (a pipeline)",
+        "tables": "sort and write the threads and iterations tables",
+        "write": "write the records table",
+        "reconstruct_in_parse": "of 'parse': the reconstructor's own time, alongside matching",
+    }
     for name, secs in phases.items():
-        print(f"  {name:<14}{secs:7.2f} s")
-    rec = phases.get("reconstruct", 0.0)
-    rest = sum(v for k, v in phases.items() if k != "reconstruct")
+        print(f"  {name:<22}{secs:7.2f} s   {notes.get(name, '')}")
     added = full.median_seconds() - records_only.median_seconds()
-    print(f"  reconstruct phase / the other phases = {rec:.2f} / {rest:.2f} s = {rec / rest:.2f}")
-    print(f"  parse with reconstruction - parse --records-only (process wall, medians) = "
-          f"{full.median_seconds():.2f} - {records_only.median_seconds():.2f} = {added:.2f} s "
-          f"= {added / records_only.median_seconds():.2f} of the records-only parse (target <= 0.33)")
+    print(
+        f"  parse with reconstruction - parse --records-only (process wall, medians) = "
+        f"{full.median_seconds():.2f} - {records_only.median_seconds():.2f} = {added:.2f} s "
+        f"= {added / records_only.median_seconds():.2f} of the records-only parse (target <= 0.33)"
+    )
+
+
+def measure_scale(lines: int, small: LogFile, tools: dict[str, Tool]) -> None:
+    """Parse a log `lines` long once (with and without reconstruction) and set its peak RSS
+    beside the benchmark log's: memory must not grow with the log."""
+    big = build_log(lines)
+    print(f"\n== memory at scale: {rel(big.path)}: {big.lines:,} lines, {big.size / MIB:.1f} MiB")
+    variants = {
+        "threadlog records": ["--records-only"],
+        "threadlog": [],
+    }
+    for name, extra in variants.items():
+        command = [str(threadlog_script()), "parse", str(big.path), "--store", str(STORE), "--json", *extra]
+        remove_store(STORE)()
+        try:
+            run = run_child(command)
+        except ChildFailed as exc:
+            raise SystemExit(f"a measured command failed: {exc}") from None
+        base = tools[name]
+        print(
+            f"  {name:<18} {big.lines:>12,} lines: {run.seconds:7.2f} s {big.lines / run.seconds:11,.0f} lines/s "
+            f"{run.peak_rss / MIB:8.1f} MiB peak RSS"
+        )
+        print(
+            f"  {'':<18} {small.lines:>12,} lines: {base.median_seconds():7.2f} s "
+            f"{small.lines / base.median_seconds():11,.0f} lines/s {base.median_rss() / MIB:8.1f} MiB peak RSS"
+        )
+        print(
+            f"  {'':<18} {big.lines / small.lines:.1f}x the lines: peak RSS x{run.peak_rss / base.median_rss():.2f} "
+            f"(target: under 1 GiB, not growing with the log)"
+        )
+    remove_store(STORE)()
 
 
 def print_timeline(timeline: Tool, in_process: Tool, target: tuple[str, str, str]) -> None:
@@ -431,22 +474,39 @@ def print_timeline(timeline: Tool, in_process: Tool, target: tuple[str, str, str
     answers = [float(r.stdout.split()[0]) for r in in_process.runs]
     records = in_process.runs[-1].stdout.split()[1]
     print(f"\n== timeline --iteration {target[0]} --task {target[1]} --workload {target[2]}")
-    print(f"  in-process (open store, select, read the records lazily): median "
-          f"{statistics.median(answers):.3f} s, {records} records (target < 0.5 s)")
-    print(f"  the whole command (process start, imports, output): median {timeline.median_seconds():.3f} s, "
-          f"peak RSS {timeline.median_rss() / MIB:.1f} MiB")
+    print(
+        f"  in-process (open store, select, read the records lazily): median "
+        f"{statistics.median(answers):.3f} s, {records} records (target < 0.5 s)"
+    )
+    print(
+        f"  the whole command (process start, imports, output): median {timeline.median_seconds():.3f} s, "
+        f"peak RSS {timeline.median_rss() / MIB:.1f} MiB"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lines", type=int, default=DEFAULT_LINES,
-                        help=f"minimum lines in the generated log [default: {DEFAULT_LINES:,}]")
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
-                        help=f"runs per measured command [default: {DEFAULT_RUNS}]")
-    parser.add_argument("--keep", action="store_true",
-                        help=f"keep the last threadlog store ({rel(STORE)}) instead of deleting it")
-    parser.add_argument("--lnav", action="store_true",
-                        help="also time `lnav -n -c ';SELECT count(*) FROM all_logs'` if on PATH")
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=DEFAULT_LINES,
+        help=f"minimum lines in the generated log [default: {DEFAULT_LINES:,}]",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=DEFAULT_RUNS, help=f"runs per measured command [default: {DEFAULT_RUNS}]"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help=f"keep the last threadlog store ({rel(STORE)}) instead of deleting it"
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="LINES",
+        help="also parse a LINES-line log once and compare its peak RSS (e.g. 10000000; about 1.2 GB)",
+    )
+    parser.add_argument(
+        "--lnav", action="store_true", help="also time `lnav -n -c ';SELECT count(*) FROM all_logs'` if on PATH"
+    )
     args = parser.parse_args(argv)
     if args.lines < 1 or args.runs < 1:
         parser.error("--lines and --runs must be at least 1")
@@ -463,8 +523,9 @@ def main(argv: list[str] | None = None) -> None:
     how = "reused" if log.reused else f"generated in {log.seconds:.1f} s"
     print("\n== input")
     print(f"  sample: {rel(SAMPLE)} ({SAMPLE.stat().st_size:,} bytes)")
-    print(f"  log: {rel(log.path)}: {log.lines:,} lines, {log.size / MIB:.1f} MiB, "
-          f"{log.repetitions} repetitions ({how})")
+    print(
+        f"  log: {rel(log.path)}: {log.lines:,} lines, {log.size / MIB:.1f} MiB, {log.repetitions} repetitions ({how})"
+    )
 
     python = sys.executable
     parse = [str(threadlog_script()), "parse", str(log.path), "--store", str(STORE), "--json"]
@@ -478,8 +539,21 @@ def main(argv: list[str] | None = None) -> None:
         tools.append(Tool("lnav", [lnav, "-n", "-c", LNAV_QUERY, str(log.path)]))
     imports = Tool("import only", [python, "-c", IMPORT_CODE])
     target = timeline_target(log)
-    timeline = Tool("timeline", [str(threadlog_script()), "timeline", "--iteration", target[0], "--task",
-                                 target[1], "--workload", target[2], "--store", str(STORE)])
+    timeline = Tool(
+        "timeline",
+        [
+            str(threadlog_script()),
+            "timeline",
+            "--iteration",
+            target[0],
+            "--task",
+            target[1],
+            "--workload",
+            target[2],
+            "--store",
+            str(STORE),
+        ],
+    )
     timeline_lib = Tool("timeline lib", [python, "-c", TIMELINE_CODE, str(STORE), *target])
 
     print("\n== commands (cwd: repo root)")
@@ -501,10 +575,14 @@ def main(argv: list[str] | None = None) -> None:
     print_checks(by_name, log)
     print_phases(by_name)
     print_timeline(timeline, timeline_lib, target)
+    if args.scale:
+        measure_scale(args.scale, log, by_name)
 
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * RSS_UNIT / MIB
-    print(f"\n  note: peak RSS is each child's ru_maxrss (os.wait4); on Linux a spawned child's "
-          f"reading is never below its parent's peak at spawn time, here {floor:.1f} MiB")
+    print(
+        f"\n  note: peak RSS is each child's ru_maxrss (os.wait4); on Linux a spawned child's "
+        f"reading is never below its parent's peak at spawn time, here {floor:.1f} MiB"
+    )
     print(f"  load average at end: {load_average()}")
     if not args.keep:
         remove_store(STORE)()

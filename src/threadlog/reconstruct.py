@@ -180,8 +180,10 @@ class Reconstructor:
         self._gap: float | None = None
         self._rows = 0  # records seen: the next record's row number
         self._tids = 0  # logical threads so far: the last thread's number
+        self._newest: object = None  # the latest timestamp seen
         self._pids: pl.DataFrame | None = None  # per pid: its process instance and running values
         self._keys: pl.DataFrame | None = None  # per (pid, ident): its last record and running values
+        self._retired = pl.DataFrame()  # per (pid, ident) of a retired process: its last generation
         self._threads: pl.DataFrame | None = None  # open threads, their records so far
         self._iterations: pl.DataFrame | None = None  # open iterations, their records so far
         self._open = pl.DataFrame(
@@ -223,6 +225,7 @@ class Reconstructor:
         )
         self._count_threads(keyed)
         self._count_iterations(keyed, ends)
+        self._retire_silent_processes(ev["ts"].max())
         out = keyed.select("row", *RECORD_SCHEMA).sort("row").drop("row")
         return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
@@ -250,11 +253,13 @@ class Reconstructor:
                     "c_main": pl.Int64,
                     "c_wl": pl.Int64,
                     "c_hook": pl.Int64,
+                    "c_retired": pl.Boolean,
                 }
             )
         ev = ev.join(self._pids, on="pid", how="left", nulls_equal=True, maintain_order="left")
         at_first = pl.int_range(pl.len()).over("pid") == 0
-        new_inst = (at_first & pl.col("c_inst").is_null()) | pl.col("process_start")
+        # a retired pid (see `_retire_silent_processes`) names a new process when it is back
+        new_inst = (at_first & (pl.col("c_inst").is_null() | pl.col("c_retired"))) | pl.col("process_start")
         if self.opts.pid_gap is not None:
             prev_ts = pl.when(at_first).then(pl.col("c_ts")).otherwise(pl.col("ts").shift(1).over("pid"))
             new_inst = new_inst | (_seconds(pl.col("ts") - prev_ts) > self.opts.pid_gap).fill_null(False)
@@ -295,6 +300,7 @@ class Reconstructor:
             pl.col("main_ident").alias("c_main"),
             pl.col("wl_seen").alias("c_wl"),
             pl.col("hooks_seen").alias("c_hook"),
+            pl.lit(False).alias("c_retired"),
         ).unique("pid", keep="last")
         self._pids = _upsert(self._pids, last, ["pid"])
         return ev.drop(*self._pids.columns[1:], "main_name", "main_ident", "wl_seen", "hooks_seen")
@@ -306,7 +312,13 @@ class Reconstructor:
         idents, ``start_row, attribution``."""
         if self._keys is None:
             self._keys = _CarriedKeys.empty(ev.schema)
-        carried = self._keys.join(ev.select(KEY).unique(), on=KEY, how="semi", nulls_equal=True)
+            self._retired = self._keys.select(*KEY, "k_generation")
+        present = ev.select(KEY).unique()
+        carried = self._keys.join(present, on=KEY, how="semi", nulls_equal=True)
+        back = self._retired.join(present, on=KEY, how="semi", nulls_equal=True)
+        if back.height:  # keys of retired processes: a new process, its generations count on
+            self._retired = self._retired.join(present, on=KEY, how="anti", nulls_equal=True)
+            carried = pl.concat([carried, _CarriedKeys.retired(back, self._keys.schema)], how="vertical_relaxed")
         frame = pl.concat([_CarriedKeys.as_rows(carried), ev], how="diagonal_relaxed")
         frame = frame.sort(["pid", "ident_id", "row"], nulls_last=True).with_columns(
             pl.col("carried").fill_null(False), first=_first_of("pid", "ident_id", "inst")
@@ -427,6 +439,30 @@ class Reconstructor:
         still = pl.col("tid").is_in(self._keys["k_tid"].implode())
         self._emit_threads(part.filter(~still))
         self._threads = pl.concat([untouched, _owned(part.filter(still))], how="vertical_relaxed")
+
+    def _retire_silent_processes(self, newest: object) -> None:
+        """Close the threads of processes silent for longer than ``pid_gap``.
+
+        Such a pid, if it logs again, is a new process (the ``pid_reuse`` rule), so its open
+        threads are over. Emitting them keeps memory from growing with every process a long
+        log has seen; the pid's next record starts a new process instance, as the rule says.
+        """
+        if self.opts.pid_gap is None or newest is None or self._threads is None:
+            return
+        self._newest = newest if self._newest is None else max(self._newest, newest)  # type: ignore[operator]
+        assert self._pids is not None
+        silent = (pl.col("c_ts") < pl.lit(self._newest) - pl.duration(seconds=self.opts.pid_gap)) & ~pl.col("c_retired")
+        retired = self._pids.filter(silent.fill_null(False))["pid"]
+        if not retired.len():
+            return
+        self._pids = self._pids.with_columns(c_retired=pl.col("c_retired") | silent.fill_null(False))
+        over = pl.col("pid").is_in(retired.implode())
+        self._emit_threads(self._threads.filter(over))
+        self._threads = self._threads.filter(~over)
+        # their keys keep only the generation reached; iterations left open are unfinished
+        assert self._keys is not None
+        self._retired = pl.concat([self._retired, self._keys.filter(over).select(*KEY, "k_generation")])
+        self._keys = self._keys.filter(~over)
 
     def _emit_threads(self, threads: pl.DataFrame) -> None:
         # the iteration a thread ran, when it ran exactly one
@@ -721,6 +757,27 @@ class _CarriedKeys:
     def empty(cls, schema: pl.Schema) -> pl.DataFrame:
         types = {**schema, "inst": pl.Int32, "wl_epoch": pl.Int64, "hook_epoch": pl.Int64}
         return pl.DataFrame(schema={**{c: types[c] for c in (*KEY, *cls.LAST)}, **cls.STATE})
+
+    @classmethod
+    def retired(cls, keys: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+        """Carried rows for keys of retired processes: only the generation counts on (the
+        next record is a new process's, so every other value starts afresh)."""
+        defaults = {
+            "row": -1,
+            "inst": 0,  # no process instance: the next record is first on its key
+            "mark": 0,
+            "wl_epoch": 0,
+            "hook_epoch": 0,
+            "k_open": False,
+            "k_trigger": False,
+            "k_markers": False,
+            "k_tid": -1,
+            "k_block_start": False,
+            "k_block_ends": 0,
+        }
+        filled = keys.with_columns(pl.lit(v, dtype=schema[c]).alias(c) for c, v in defaults.items())
+        missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema if c not in filled.columns]
+        return filled.with_columns(missing).select(schema.names())
 
     @classmethod
     def as_rows(cls, carried: pl.DataFrame) -> pl.DataFrame:
