@@ -95,7 +95,7 @@ def assert_counts(summary: dict[str, Any]) -> None:
 def assert_complete_store(store: Path, summary: dict[str, Any]) -> pl.DataFrame:
     """All tables and meta.json are there and readable, and agree with the summary; returns records."""
     for name in TABLES:
-        assert (store / name).exists(), name  # a file, or a folder of sorted parts (a big table)
+        assert (store / name).is_file(), name
     records = pl.read_parquet(store / "records.parquet")
     threads = pl.read_parquet(store / "threads.parquet")
     pl.read_parquet(store / "iterations.parquet")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from threadlog import __version__
 from threadlog.errors import ThreadlogError
@@ -106,27 +107,29 @@ class StoreWriter:
     ) -> None:
         """Write the rows of `parts`, sorted by the integer column `key` (then dropped).
 
-        Each part holds rows in any order. The sort takes `key` ranges of at most
-        `batch_rows` rows at a time, so memory holds one batch, not the table: a table of
-        one batch is one file; a larger one, a folder of sorted files (polars, pyarrow and
-        DuckDB read it as one table).
+        Each part holds rows in any order. The sort takes `key` ranges of `batch_rows` rows
+        at a time into one streamed Parquet file, so memory holds one batch, not the table.
         """
         batch_rows = batch_rows or SORT_BATCH_ROWS
         if not parts:
             self.write_table(table, pl.DataFrame(schema=schema).drop(key))
             return
-        rows = pl.scan_parquet(parts).select(pl.len(), pl.col(key).min().alias("lo"), pl.col(key).max().alias("hi"))
-        count, lo, hi = rows.collect().row(0)
         frames = pl.scan_parquet(parts)
-        if count <= batch_rows:
-            self.write_table(table, frames.collect().sort(key).drop(key))
-            return
-        folder = self.path(table)
-        folder.mkdir()
-        # keys are numbered densely from 1, so a key range of batch_rows holds about that many rows
-        for n, start in enumerate(range(lo, hi + 1, batch_rows)):
-            batch = frames.filter(pl.col(key).is_between(start, start + batch_rows - 1)).collect()
-            _guard_write(lambda b=batch, n=n: b.sort(key).drop(key).write_parquet(folder / f"{n:06d}.parquet"))
+        lo, hi = frames.select(pl.col(key).min().alias("lo"), pl.col(key).max().alias("hi")).collect().row(0)
+        out_schema = pl.Schema({name: dtype for name, dtype in schema.items() if name != key})
+
+        def batches(
+            with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
+        ) -> Iterator[pl.DataFrame]:
+            # keys are numbered densely from 1, so a key range of batch_rows holds about that many rows
+            for start in range(lo, hi + 1, batch_rows):
+                batch = frames.filter(pl.col(key).is_between(start, start + batch_rows - 1)).collect()
+                batch = batch.sort(key).drop(key)
+                if predicate is not None:
+                    batch = batch.filter(predicate)
+                yield batch if with_columns is None else batch.select(with_columns)
+
+        self.sink_table(table, register_io_source(batches, schema=out_schema))
 
     def commit(self, meta: dict[str, Any]) -> None:
         """Write meta.json and swap the new store in for the old."""
@@ -204,7 +207,7 @@ class Store:
     def scan(self, table: str) -> pl.LazyFrame:
         """A lazy view of one table (nothing is read until collected)."""
         path = self.root / f"{table}.parquet"
-        if not path.exists():  # a file, or a folder of sorted parts
+        if not path.is_file():
             raise ThreadlogError(f"the store at {self.root} has no {table} table; run `threadlog parse LOG` again")
         return pl.scan_parquet(path)
 
