@@ -143,7 +143,8 @@ def _write_store(
                 found = pool.submit(find_evidence, records) if reconstructor is not None else None
                 pending.append(serial.submit(keep, records, found, parts[-1]))
             if late.height:
-                lates.append(late)
+                # kept to the end: strings of their own, not views pinning the chunk's text
+                lates.append(late.with_columns(pl.col(pl.String).str.pad_end(0)))
             # a bounded queue: memory holds a few chunks, however far parsing runs ahead
             while len(pending) > 2 or (pending and pending[0].done()):
                 pending.popleft().result()
