@@ -108,7 +108,7 @@ def _write_store(
         schemas[table] = rows.schema
         if rows.height:
             table_parts[table].append(writer.part_path(table))
-            writer.write_part(rows, table_parts[table][-1])
+            writes.append(pool.submit(writer.write_part, rows, table_parts[table][-1]))
 
     if options.reconstruct is not None:
         has_ident = any({"thread", "threadName"} & g.attributes for g in grammars.values())
@@ -120,13 +120,14 @@ def _write_store(
 
     def keep(records: pl.DataFrame, found: Future[pl.DataFrame] | None, path: Path) -> None:
         """Reconstruct a chunk (chunks come in order: the reconstructor carries state) and
-        write it with its thread and iteration columns."""
+        have it written with its thread and iteration columns."""
         if reconstructor is not None and found is not None:
             evidence_frame = found.result()
             started = time.perf_counter()
             records = records.hstack(reconstructor.feed(evidence_frame))
             busy["reconstruct"] += time.perf_counter() - started
-        writer.write_part(records, path)
+        # the reconstructor's thread is the pipeline's narrowest: writing happens elsewhere
+        writes.append(pool.submit(writer.write_part, records, path))
 
     busy = {"reconstruct": 0.0}  # time the reconstructor worked, alongside parsing
     clock = _Clock()
@@ -136,6 +137,7 @@ def _write_store(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadlog-keep") as serial,
     ):
         pending: deque[Future[None]] = deque()
+        writes: list[Future[None]] = []
         for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
             if records.height:
                 parts.append(writer.part_path())
@@ -152,13 +154,15 @@ def _write_store(
                 options.progress(builder.stats.bytes)
         while pending:
             pending.popleft().result()
+        figures = reconstructor.finish() if reconstructor is not None and builder.stats.lines else None
+        for write in writes:
+            write.result()
     clock.lap("parse")
     stats = builder.stats
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
     records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
-    figures = reconstructor.finish() if reconstructor is not None else None
     if figures is not None:
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
             writer.write_sorted_table(table, table_parts[table], key, schemas[table])
