@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,8 @@ from threadlog import store as store_module
 from threadlog.cli import app
 from threadlog.grammars import grammar_from_format
 from threadlog.ingest import IngestOptions, ingest
+from threadlog.markers import Markers
+from threadlog.reader import contains, open_source
 from threadlog.reconstruct import Reconstructor
 
 RECONSTRUCTED = ["line", "thread_uid", "task", "workload", "iteration", "attribution"]
@@ -120,3 +123,53 @@ def test_silent_processes_are_retired_without_changing_the_result(tmp_path, monk
     assert back["thread_uid"].to_list() == ["4001/11#1", "4001/22#1", "4001/11#2", "4001/22#2"]
     assert back["reason"].to_list() == ["iteration_start", "first", "pid_reuse", "pid_reuse"]
     assert got["iterations"]["status"].to_list() == ["unfinished"]
+
+
+def test_markers_after_a_long_preamble_still_turn_the_time_gap_rule_off(tmp_path, monkeypatch):
+    """The automatic --gap is off in a log with markers even when the first chunk has none:
+    the raw bytes are scanned for a marker before parsing (it stops at the first)."""
+    preamble = [
+        f"2026-11-25 23:40:{i // 1000:02d}.{i % 1000:03d} 9999 139756234729152 DEBUG rally.deployment [-] "
+        f"checking service {i} before the task starts"
+        for i in range(0, 40000, 100)
+    ]
+    log = tmp_path / "late-markers.log"
+    log.write_text(
+        "\n".join(preamble) + "\n" + gzip.decompress(rally_log("c07-multi-workload", "thread").read_bytes()).decode()
+    )
+    assert len("\n".join(preamble)) > 32 << 10  # the first 24 KiB chunk holds no marker
+
+    def run(store: str) -> dict[str, pl.DataFrame]:
+        ingest([str(log)], IngestOptions(store=str(tmp_path / store), chunk_bytes=24 << 10))
+        return tables(tmp_path / store)
+
+    ingest([str(log)], IngestOptions(store=str(tmp_path / "whole")))
+    expected, got = tables(tmp_path / "whole"), run("cut")
+    assert "time_gap" not in expected["threads"]["reason"].to_list()
+    for name in expected:
+        assert got[name].equals(expected[name]), name
+    # without the scan, the first chunk alone would have turned the rule on
+    monkeypatch.setattr("threadlog.ingest._has_markers", lambda sources, options: None)
+    assert "time_gap" in run("first-chunk-only")["threads"]["reason"].to_list()
+
+
+def test_the_marker_scan_reads_across_blocks_and_compressed_logs(tmp_path):
+    """The scan finds a marker split by a block boundary, reads gzip, and takes a truncated
+    file as no marker rather than failing (parsing reports the damage)."""
+    marker = b"2026-11-25 23:40:51.001 1 2 INFO rally [-] Task af5e63fc-1e6f-473a-8c62-b48136499c1b | ITER: 7 START\n"
+    text = b"x" * 1000 + b"\n" + marker + b"y\n" * 10
+    plain, packed = tmp_path / "a.log", tmp_path / "a.log.gz"
+    plain.write_bytes(text)
+    packed.write_bytes(gzip.compress(text))
+    probe = Markers().probe()
+    assert probe is not None
+    for path in (plain, packed):
+        assert contains(open_source(str(path)), probe, block=1030)  # the marker straddles two blocks
+    packed.write_bytes(gzip.compress(text)[:40])
+    assert not contains(open_source(str(packed)), probe)
+    declared = Markers.custom(r"^job (?P<iteration>\d+) begins$", r"^job (?P<iteration>\d+) done").probe()
+    assert declared is not None
+    plain.write_bytes(b"2026-01-01 12:00:00 INFO app: job 3 begins\n")
+    assert contains(open_source(str(plain)), declared)
+    plain.write_bytes(b"2026-01-01 12:00:00 INFO app: no jobs today\n")
+    assert not contains(open_source(str(plain)), declared)

@@ -20,7 +20,7 @@ from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
 from threadlog.parse import RecordBuilder, detect_grammars, iter_records
-from threadlog.reader import CHUNK_BYTES, Source, open_source
+from threadlog.reader import CHUNK_BYTES, Source, contains, open_source
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.store import StoreWriter, resolve_store
 
@@ -112,7 +112,9 @@ def _write_store(
 
     if options.reconstruct is not None:
         has_ident = any({"thread", "threadName"} & g.attributes for g in grammars.values())
-        reconstructor = Reconstructor(options.reconstruct, has_ident=has_ident, emit=emit)
+        reconstructor = Reconstructor(
+            options.reconstruct, has_ident=has_ident, emit=emit, log_has_markers=_has_markers(sources, options)
+        )
 
     def find_evidence(records: pl.DataFrame) -> pl.DataFrame:
         keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))
@@ -178,6 +180,15 @@ def _write_store(
     if reconstructor is not None:
         summary["timings"]["reconstruct_in_parse"] = round(busy["reconstruct"], 3)
     return summary
+
+
+def _has_markers(sources: list[Source], options: IngestOptions) -> bool | None:
+    """Whether the log holds iteration markers anywhere, which turns the automatic time-gap
+    rule off; None when not asked (a --gap given) or not known."""
+    probe = options.markers.probe()
+    if options.reconstruct is None or options.reconstruct.gap is not None or probe is None:
+        return None
+    return any(contains(source, probe) for source in sources)
 
 
 class _Clock:

@@ -81,6 +81,18 @@ class Markers:
     def is_rally(self) -> bool:
         return self == Markers()
 
+    def probe(self) -> re.Pattern[bytes] | None:
+        """A bytes regex that finds a marker anywhere in a log's raw lines, to tell before
+        parsing whether the log has markers at all; None if a declared marker cannot be
+        turned into one (its regex is anchored on the message, or uses syntax `re` lacks)."""
+        if self.is_rally:
+            return re.compile(rb"Task [0-9a-f-]{36} \| ITER: \d+ (?:START|END: )")
+        try:
+            unanchored = [re.sub(r"\(\?P<\w+>", "(?:", m.removeprefix("^")) for m in (self.start, self.end)]
+            return re.compile("|".join(f"(?:{m})" for m in unanchored).encode(), re.MULTILINE)
+        except (re.error, UnicodeEncodeError):
+            return None
+
     @classmethod
     def custom(cls, start: str | None, end: str | None) -> Markers:
         """User-declared markers; each must compile and name its ``iteration`` group."""

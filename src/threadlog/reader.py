@@ -12,6 +12,7 @@ import bz2
 import gzip
 import io
 import lzma
+import re
 import sys
 import zlib
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import polars as pl
 
 from threadlog.errors import ThreadlogError
 
-__all__ = ["LineChunk", "Source", "open_source", "read_chunks", "split_lines"]
+__all__ = ["LineChunk", "Source", "contains", "open_source", "read_chunks", "split_lines"]
 
 CHUNK_BYTES = 8 << 20
 # Rotated logs come compressed; the first bytes tell how, whatever the file is called.
@@ -78,6 +79,24 @@ def open_source(name: str) -> Source:
     st = path.stat()
     kind = next((k for k, magic in MAGIC.items() if head.startswith(magic)), None)
     return Source(name, path, st.st_size, st.st_mtime, kind)
+
+
+def contains(source: Source, pattern: re.Pattern[bytes], block: int = CHUNK_BYTES) -> bool:
+    """Whether `pattern` occurs in the source's bytes, read block by block up to the first
+    match (in a Rally log, within the first block). A read error ends the search: parsing
+    reports it properly. Matches are assumed shorter than 4 KiB (blocks overlap by that)."""
+    if source.path is None:
+        return False
+    tail = b""
+    try:
+        with _open_binary(source) as fh:
+            while data := fh.read(block):
+                if pattern.search(tail + data):
+                    return True
+                tail = data[-4096:]
+    except (OSError, EOFError, zlib.error, lzma.LZMAError):
+        return False
+    return False
 
 
 def _open_binary(source: Source) -> BinaryIO:

@@ -16,7 +16,8 @@ into generations, one per real thread, by the evidence a log holds (in this orde
   come and go with workloads and hook triggers; in c07 of the Rally corpus these reuse
   idents with no marker between them.
 * ``time_gap``: on keys without markers, silence longer than ``gap`` seconds. By default
-  only in logs without iteration markers (decided on the first chunk): in a Rally log the
+  only in logs without iteration markers (a scan of the raw bytes before parsing, stopping
+  at the first marker, tells; failing that, the first chunk): in a Rally log the
   markers and the workload and hook evidence already cut every thread, and a helper thread
   may wait for seconds (c07's hook event consumer does) without being a new thread.
 
@@ -173,9 +174,12 @@ class Reconstructor:
     iterations by the window rule.
     """
 
-    def __init__(self, opts: ReconstructOptions | None, *, has_ident: bool, emit: Emit) -> None:
+    def __init__(
+        self, opts: ReconstructOptions | None, *, has_ident: bool, emit: Emit, log_has_markers: bool | None = None
+    ) -> None:
         self.opts = opts or ReconstructOptions()
         self.has_ident = has_ident
+        self.log_has_markers = log_has_markers  # None: unknown, decide on the first chunk
         self.emit = emit
         self._gap: float | None = None
         self._rows = 0  # records seen: the next record's row number
@@ -198,7 +202,8 @@ class Reconstructor:
         """This chunk's per-record columns (`RECORD_SCHEMA`), in its record order."""
         if self._rows == 0:
             self._gap = self.opts.gap
-            if self._gap is None and not bool((ev["mark"] > 0).any()):
+            markers = self.log_has_markers or bool((ev["mark"] > 0).any())
+            if self._gap is None and not markers:
                 self._gap = DEFAULT_GAP
         ev = ev.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row") + self._rows, IDENT_ID)
         self._rows += ev.height
@@ -717,7 +722,8 @@ class Reconstructor:
         )
         done = iterations.with_columns(
             status=status,
-            duration_s=_seconds(pl.col("end_ts") - pl.col("start_ts")),
+            # rounded to the µs the times have: polars may divide by multiplying by 1e-6
+            duration_s=_seconds(pl.col("end_ts") - pl.col("start_ts")).round(6),
             records=pl.when(pl.col("records") > 0).then(pl.col("records")).otherwise(1),
             last_line=pl.coalesce("end_line", "max_line"),
         ).select(ITERATION_COLUMNS)
