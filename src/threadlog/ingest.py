@@ -20,7 +20,7 @@ from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
 from threadlog.parse import RecordBuilder, detect_grammars, iter_records
-from threadlog.reader import CHUNK_BYTES, Source, contains, open_source
+from threadlog.reader import CHUNK_BYTES, Source, contains, open_source, own_strings
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.store import StoreWriter, resolve_store
 
@@ -102,6 +102,7 @@ def _write_store(
     reconstructor = None
     table_parts: dict[str, list[Path]] = {"threads": [], "iterations": []}
     schemas: dict[str, pl.Schema] = {}
+    writes: list[Future[None]] = []  # parts being written by the pool, awaited before the tables
 
     def emit(table: str, rows: pl.DataFrame) -> None:
         """Threads and iterations that are over go to disk as they come."""
@@ -112,9 +113,9 @@ def _write_store(
 
     if options.reconstruct is not None:
         has_ident = any({"thread", "threadName"} & g.attributes for g in grammars.values())
-        reconstructor = Reconstructor(
-            options.reconstruct, has_ident=has_ident, emit=emit, log_has_markers=_has_markers(sources, options)
-        )
+        # only the automatic time-gap rule asks whether the log has markers
+        known = _has_markers(sources, options.markers) if options.reconstruct.gap is None else None
+        reconstructor = Reconstructor(options.reconstruct, has_ident=has_ident, emit=emit, log_has_markers=known)
 
     def find_evidence(records: pl.DataFrame) -> pl.DataFrame:
         keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))
@@ -123,7 +124,8 @@ def _write_store(
     def keep(records: pl.DataFrame, found: Future[pl.DataFrame] | None, path: Path) -> None:
         """Reconstruct a chunk (chunks come in order: the reconstructor carries state) and
         have it written with its thread and iteration columns."""
-        if reconstructor is not None and found is not None:
+        if found is not None:  # given when there is a reconstructor
+            assert reconstructor is not None
             evidence_frame = found.result()
             started = time.perf_counter()
             records = records.hstack(reconstructor.feed(evidence_frame))
@@ -133,13 +135,12 @@ def _write_store(
 
     busy = {"reconstruct": 0.0}  # time the reconstructor worked, alongside parsing
     clock = _Clock()
-    # matching runs in `pool`; reconstructing and writing, one chunk after another, in `serial`
+    # matching, evidence and writing run in `pool`; reconstruction, one chunk after another, in `serial`
     with (
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="threadlog") as pool,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadlog-keep") as serial,
     ):
         pending: deque[Future[None]] = deque()
-        writes: list[Future[None]] = []
         for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
             if records.height:
                 parts.append(writer.part_path())
@@ -147,8 +148,7 @@ def _write_store(
                 found = pool.submit(find_evidence, records) if reconstructor is not None else None
                 pending.append(serial.submit(keep, records, found, parts[-1]))
             if late.height:
-                # kept to the end: strings of their own, not views pinning the chunk's text
-                lates.append(late.with_columns(pl.col(pl.String).str.pad_end(0)))
+                lates.append(own_strings(late))  # kept to the end
             # a bounded queue: memory holds a few chunks, however far parsing runs ahead
             while len(pending) > 2 or (pending and pending[0].done()):
                 pending.popleft().result()
@@ -182,13 +182,11 @@ def _write_store(
     return summary
 
 
-def _has_markers(sources: list[Source], options: IngestOptions) -> bool | None:
+def _has_markers(sources: list[Source], markers: Markers) -> bool | None:
     """Whether the log holds iteration markers anywhere, which turns the automatic time-gap
-    rule off; None when not asked (a --gap given) or not known."""
-    probe = options.markers.probe()
-    if options.reconstruct is None or options.reconstruct.gap is not None or probe is None:
-        return None
-    return any(contains(source, probe) for source in sources)
+    rule off; None when the markers cannot be searched for in raw bytes."""
+    probe = markers.probe()
+    return None if probe is None else any(contains(source, probe) for source in sources)
 
 
 class _Clock:

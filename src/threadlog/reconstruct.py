@@ -39,6 +39,7 @@ from typing import ClassVar
 import polars as pl
 
 from threadlog.markers import END, START
+from threadlog.reader import own_strings
 
 __all__ = ["ReconstructOptions", "Reconstructor"]
 
@@ -134,21 +135,10 @@ def _within(first: pl.Expr, value: pl.Expr) -> pl.Expr:
     return total - pl.when(first).then(total - value).forward_fill()
 
 
-def _owned(state: pl.DataFrame) -> pl.DataFrame:
-    """`state` with strings of its own.
-
-    A polars string is a view into a buffer its chunk's computation made; a few rows kept
-    from each chunk would keep every chunk's buffers alive, and memory would grow with the
-    log (80 MB per million lines, measured). Rebuilding the strings of the rows that are
-    kept frees them.
-    """
-    return state.with_columns(pl.col(pl.String).str.pad_end(0))
-
-
 def _upsert(table: pl.DataFrame, rows: pl.DataFrame, on: list[str]) -> pl.DataFrame:
     """`table` with `rows` replacing the rows of the same `on` values."""
     kept = table.join(rows.select(on), on=on, how="anti", nulls_equal=True)
-    return pl.concat([kept, _owned(rows.select(table.columns))], how="vertical_relaxed")
+    return pl.concat([kept, own_strings(rows.select(table.columns))], how="vertical_relaxed")
 
 
 # a number per ident for sorting and grouping: the ident itself, or the name's hash
@@ -187,7 +177,8 @@ class Reconstructor:
         self._newest: object = None  # the latest timestamp seen
         self._pids: pl.DataFrame | None = None  # per pid: its process instance and running values
         self._keys: pl.DataFrame | None = None  # per (pid, ident): its last record and running values
-        self._retired = pl.DataFrame()  # per (pid, ident) of a retired process: its last generation
+        # per (pid, ident) of a retired process: the generation it reached
+        self._retired = pl.DataFrame(schema={"pid": pl.Int64, "ident_id": pl.Int64, "k_generation": pl.Int64})
         self._threads: pl.DataFrame | None = None  # open threads, their records so far
         self._iterations: pl.DataFrame | None = None  # open iterations, their records so far
         self._open = pl.DataFrame(
@@ -317,7 +308,6 @@ class Reconstructor:
         idents, ``start_row, attribution``."""
         if self._keys is None:
             self._keys = _CarriedKeys.empty(ev.schema)
-            self._retired = self._keys.select(*KEY, "k_generation")
         present = ev.select(KEY).unique()
         carried = self._keys.join(present, on=KEY, how="semi", nulls_equal=True)
         back = self._retired.join(present, on=KEY, how="semi", nulls_equal=True)
@@ -443,7 +433,7 @@ class Reconstructor:
             untouched = part.clear()
         still = pl.col("tid").is_in(self._keys["k_tid"].implode())
         self._emit_threads(part.filter(~still))
-        self._threads = pl.concat([untouched, _owned(part.filter(still))], how="vertical_relaxed")
+        self._threads = pl.concat([untouched, own_strings(part.filter(still))], how="vertical_relaxed")
 
     def _retire_silent_processes(self, newest: object) -> None:
         """Close the threads of processes silent for longer than ``pid_gap``.
@@ -549,7 +539,7 @@ class Reconstructor:
             .select(pl.col("r_row"), pl.col("start_row").alias("named"))
         )
         ev = ev.join(raised, left_on="row", right_on="r_row", how="left", maintain_order="left")
-        self._open = _owned(candidates.drop("on").join(ends, on="start_row", how="anti"))
+        self._open = own_strings(candidates.drop("on").join(ends, on="start_row", how="anti"))
         window_ok = ~pl.col("not_in_iteration") & ~pl.col("main_only")
         start_row = (
             pl.when(opened)
@@ -593,7 +583,7 @@ class Reconstructor:
         events = ev.filter(pl.col("running_workload")).select(*PROC, pl.col("row").alias("wl_row"))
         known = self._workload_events  # each task's latest workload before this chunk
         if events.height:
-            seen = known.group_by("task").agg(pl.col("workload").max().alias("seen"))
+            seen = known.select("task", pl.col("workload").alias("seen"))  # one row per task: its latest
             events = (
                 events.join_asof(
                     mentions.sort("row"),
@@ -611,8 +601,8 @@ class Reconstructor:
                     workload=(pl.col("seen").fill_null(0) + pl.int_range(1, pl.len() + 1).over("task")).cast(pl.Int64),
                 )
             )
-            self._workload_events = _owned(pl.concat([known, events]).unique("task", keep="last"))
-        self._mentions = _owned(mentions.unique(PROC, keep="last"))
+            self._workload_events = own_strings(pl.concat([known, events]).unique("task", keep="last"))
+        self._mentions = own_strings(mentions.unique(PROC, keep="last"))
         starts = (
             keyed.filter(pl.col("mark") == START)
             .select(
@@ -707,7 +697,7 @@ class Reconstructor:
             still = self._open["start_row"]
         is_open = pl.col("start_row").is_in(still.implode())
         self._emit_iterations(its.filter(~is_open))
-        self._iterations = _owned(its.filter(is_open))
+        self._iterations = own_strings(its.filter(is_open))
 
     def _emit_iterations(self, iterations: pl.DataFrame) -> None:
         # an END without a status (a user's marker may not say) means the unit of work ended well
