@@ -173,3 +173,17 @@ def test_the_marker_scan_reads_across_blocks_and_compressed_logs(tmp_path):
     assert contains(open_source(str(plain)), declared)
     plain.write_bytes(b"2026-01-01 12:00:00 INFO app: no jobs today\n")
     assert not contains(open_source(str(plain)), declared)
+
+
+def test_an_empty_file_between_others_is_counted_however_the_chunks_fall(tmp_path):
+    """Each file of a set shows in lines_per_file, an empty one too, also when the file
+    before it is still being matched as the empty one goes by."""
+    head = "2026-11-25 23:40:51.{ms:03d} 4001 11 INFO rally.task.runner [-] line {n}"
+    first, empty, last = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "c.log"
+    first.write_text("".join(head.format(ms=n % 1000, n=n) + "\n" for n in range(3000)))
+    empty.write_text("")
+    last.write_text(head.format(ms=1, n=1) + "\n")
+    summary = ingest(
+        [str(first), str(empty), str(last)], IngestOptions(store=str(tmp_path / "store"), chunk_bytes=8 << 10)
+    )
+    assert summary["lines_per_file"] == {str(first): 3000, str(empty): 0, str(last): 1}

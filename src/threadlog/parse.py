@@ -100,13 +100,14 @@ class RecordBuilder:
         self.grammars = grammars
         self.schema = record_schema(*dict.fromkeys(grammars.values()))
         self.stats = ParseStats()
+        # every source shows in the summary, an empty one too
+        self.stats.per_source_lines = dict.fromkeys(grammars, 0)
         self._carry = _Carry()
         self._source = ""
 
     def start_source(self, source: Source) -> None:
         self._carry = _Carry()
         self._source = source.name
-        self.stats.per_source_lines[source.name] = 0
 
     def match(self, chunk: LineChunk, source: Source) -> pl.DataFrame | None:
         """The chunk's lines classified and their fields extracted.
@@ -425,9 +426,6 @@ def iter_records(
                 else:
                     pending.append((source, chunk, pool.submit(builder.match, chunk, source)))
                 yield from drain(depth)
-        if current is not source and not pending:
-            builder.start_source(source)  # an empty source still shows in the summary
-            current = source
     yield from drain(0)
 
 
