@@ -416,6 +416,17 @@ def test_oslo_debug_suffix_is_split_off_debug_records():
     assert "debug_suffix" not in row
 
 
+def test_a_debug_suffix_of_other_fields_splits_off_those_fields():
+    """A rally.conf may set another debug suffix: its own fields, not oslo's default ones,
+    are split off DEBUG records, and stay message text elsewhere."""
+    fmt = "%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s [%(request_id)s %(user_identity)s] %(message)s"
+    pattern = compile_format(fmt, "%", OSLO_DATEFMT, debug_suffix=" %(module)s %(funcName)s")
+    head = "2015-10-29 10:51:52.887 5127 {level} nova.service [-] Full set of CONF: service _wait"
+    debug, info = _rows(pattern, head.format(level="DEBUG"), head.format(level="INFO"))
+    assert (debug["message"], debug["module"], debug["func_name"]) == ("Full set of CONF:", "service", "_wait")
+    assert (info["message"], info["module"], info["func_name"]) == ("Full set of CONF: service _wait", None, None)
+
+
 def test_oslo_suffix_lookalike_stays_in_non_debug_message():
     """The same suffix-like tail on an INFO record stays in its message."""
     line = OSLO_DEBUG_LINE.replace(" DEBUG ", " INFO ")

@@ -318,14 +318,14 @@ class LinePattern:
     regex: str
     groups: dict[str, str] = field(default_factory=dict)
     datefmt: str | None = None
-    debug_suffix: bool = False
     # A quicker regex for the common lines (see `_fast_variant`), the steps that turn its
     # groups into this pattern's, and the suffix regex those steps use.
     bases: dict[str, int] = field(default_factory=dict)  # integer groups written in hex or octal
     grouped: dict[str, str] = field(default_factory=dict)  # number groups with a thousands separator
     fast_regex: str | None = None
     fast_steps: tuple[str, ...] = ()
-    suffix_regex: str | None = None
+    suffix_regex: str | None = None  # oslo's debug suffix, when the format has one
+    suffix_groups: tuple[str, ...] = ()  # ... and the groups it captures
 
     @property
     def attributes(self) -> set[str]:
@@ -429,8 +429,10 @@ def compile_format(
     regex = "".join(parts)
     if bracket is not None:
         regex = _bracket_alternative(regex)
+    suffix_groups: tuple[str, ...] = ()
     if debug_suffix:
         suffix = compile_format(debug_suffix.rstrip(), style)
+        suffix_groups = tuple(suffix.groups)
         for g, attr in suffix.groups.items():
             groups.setdefault(g, attr)
         suffix_regex = suffix.regex[1:-1]
@@ -443,12 +445,12 @@ def compile_format(
         regex=full,
         groups=groups,
         datefmt=datefmt,
-        debug_suffix=bool(debug_suffix),
         bases=bases,
         grouped=grouped,
         fast_regex=fast if steps else None,
         fast_steps=steps,
         suffix_regex=f"^(?P<message>.*)(?P<debug_suffix>{suffix_regex})$" if debug_suffix else None,
+        suffix_groups=suffix_groups,
     )
 
 

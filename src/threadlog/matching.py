@@ -29,7 +29,7 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
         frame = _extract_fast_then_full(text, pattern)
     else:
         frame = _extract(text, pattern.regex)
-        if pattern.debug_suffix:
+        if pattern.suffix_regex is not None:
             frame = frame.with_columns(_debug_suffix_only_on_debug(pattern))
     casts = []
     for group, attr in pattern.groups.items():
@@ -87,10 +87,9 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
         assert pattern.suffix_regex is not None
         tail = pl.when(pl.col("level") == "DEBUG").then(pl.col("message")).str.extract_groups(pattern.suffix_regex)
         fast = fast.with_columns(tail.alias("_tail"))
-        names = [g for g, a in pattern.groups.items() if a in ("funcName", "pathname", "lineno")]
         fast = fast.with_columns(
             message=pl.coalesce(pl.col("_tail").struct.field("message"), pl.col("message")),
-            **{g: pl.col("_tail").struct.field(g) for g in names},
+            **{g: pl.col("_tail").struct.field(g) for g in pattern.suffix_groups},
         ).drop("_tail")
     fast = fast.with_columns(pl.col(HIT).fill_null(False))
     # the full regex only for the missed lines it matches (a match test is a quick DFA pass;
@@ -101,7 +100,7 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
         return fast
     rest = missed.to_frame("t").select(pl.when(miss).then(pl.col("t"))).to_series()
     full = _extract(rest, pattern.regex)
-    if pattern.debug_suffix:
+    if pattern.suffix_regex is not None:
         full = full.with_columns(_debug_suffix_only_on_debug(pattern))
     full = full.drop("debug_suffix", strict=False)
     take_fast = fast[HIT]
@@ -125,11 +124,10 @@ def _debug_suffix_only_on_debug(pattern: LinePattern) -> list[pl.Expr]:
     not_debug = pl.col("level") != "DEBUG"
     has_suffix = pl.col("debug_suffix").is_not_null()
     moved = not_debug & has_suffix
-    suffix_groups = [g for g, a in pattern.groups.items() if a in ("funcName", "pathname", "lineno")]
     exprs = [
         pl.when(moved).then(pl.col("message") + pl.col("debug_suffix")).otherwise(pl.col("message")).alias("message")
     ]
-    for g in suffix_groups:
+    for g in pattern.suffix_groups:
         exprs.append(pl.when(moved).then(None).otherwise(pl.col(g)).alias(g))
     return exprs
 
