@@ -199,10 +199,9 @@ NATURAL = {
     # the level word oslo writes into exception-prefix lines (newer ERROR, older TRACE)
     "exc_level": r"(?:ERROR|TRACE)",
 }
-NUMERIC = {"created", "relativeCreated", "msecs", "process", "thread", "lineno", "levelno"}
-INT_FIELDS = {"process", "thread", "lineno", "levelno"}
-FLOATS = {"created", "relativeCreated", "msecs"}
 INTS = {"process", "thread", "lineno", "levelno"}
+FLOATS = {"created", "relativeCreated", "msecs"}
+NUMERIC = INTS | FLOATS
 # Fields folded into `ts`, not kept as columns of their own.
 TIME_FIELDS = {"asctime", "msecs", "created"}
 # Fields whose pattern above already holds its own group.
@@ -342,7 +341,7 @@ def _value_pattern(f: Field, datefmt: str | None) -> str:
             return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<asctime_ms>\d{3})"
         return f"(?P<asctime>{strftime_regex(datefmt)})"
     conv = f.conversion
-    if f.grouping and (conv in ("d", "n") or (conv is None and f.name in INT_FIELDS)):
+    if f.grouping and (conv in ("d", "n") or (conv is None and f.name in INTS)):
         return rf"-?\d{{1,3}}(?:{regex_escape(f.grouping)}\d{{3}})*"
     if f.grouping and conv in ("e", "E", "f", "F", "g", "G"):
         return rf"-?\d{{1,3}}(?:{regex_escape(f.grouping)}\d{{3}})*(?:\.\d+)?"

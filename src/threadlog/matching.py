@@ -38,7 +38,7 @@ def extract_fields(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
             digits = digits.str.replace_all(pattern.grouped[group], "", literal=True)
         if attr in INTS:
             base = pattern.bases.get(group, 10)
-            casts.append(digits.str.to_integer(base=base, strict=False).cast(pl.Int64).alias(group))
+            casts.append(digits.str.to_integer(base=base, strict=False).alias(group))
         elif attr in FLOATS:
             casts.append(digits.cast(pl.Float64, strict=False).alias(group))
     frame = frame.with_columns(casts)

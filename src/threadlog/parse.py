@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from threadlog.errors import ThreadlogError
-from threadlog.formats import TIME_FIELDS
+from threadlog.formats import FLOATS, INTS, TIME_FIELDS
 from threadlog.grammars import PRESETS, LineGrammar
 from threadlog.matching import extract_fields
 from threadlog.reader import LineChunk, Source, read_chunks
@@ -62,9 +62,9 @@ def record_schema(*grammars: LineGrammar) -> dict[str, pl.DataType]:
         for group, attr in pattern.groups.items():
             if attr in TIME_FIELDS or attr == "asctime_ms" or group in schema:
                 continue
-            if attr in ("lineno", "levelno", "process", "thread"):
+            if attr in INTS:
                 schema[group] = pl.Int64()
-            elif attr in ("relativeCreated",):
+            elif attr in FLOATS:
                 schema[group] = pl.Float64()
             else:
                 schema[group] = pl.String()
