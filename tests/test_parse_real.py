@@ -100,10 +100,13 @@ def test_rally_conf_gives_the_format(tmp_path):
         "logging_debug_format_suffix =\n"
     )
     grammar = grammar_from_rally_conf(str(conf))
+    # the default format is the context one's "[-]" form: one pattern reads both
+    assert len(grammar.headers) == 1
     summary = ingest(
         [str(rally_log("c07-multi-workload", "thread"))], IngestOptions(grammar=grammar, store=str(tmp_path / "s"))
     )
     assert summary["records"] == 1880
+    assert summary["unparsed_lines"] == 0
     assert summary["format"]["name"] == "rally.conf"
 
 

@@ -373,6 +373,12 @@ def _padded(f: Field, pattern: str) -> str:
 _OSLO_BRACKET = re.compile(r"\[(?=[^\]]*%\(request_id\)s)[^\]]*\]")
 
 
+def without_context(fmt: str) -> str:
+    """oslo's no-context form of a context format (its request bracket written ``[-]``),
+    which the context format's pattern already reads."""
+    return _OSLO_BRACKET.sub("[-]", fmt)
+
+
 def compile_format(
     fmt: str,
     style: str = "%",

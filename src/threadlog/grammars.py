@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from threadlog.errors import ThreadlogError
-from threadlog.formats import LinePattern, compile_format
+from threadlog.formats import LinePattern, compile_format, without_context
 
 __all__ = ["PRESETS", "LineGrammar", "grammar_from_format", "grammar_from_rally_conf", "preset"]
 
@@ -152,13 +152,12 @@ def grammar_from_rally_conf(path: str) -> LineGrammar:
         suffix = OSLO_DEBUG_SUFFIX
     prefix = _conf_value(parser, "logging_exception_prefix") or OSLO_EXCEPTION_PREFIX
     tail = " " + suffix.strip() if suffix.strip() else None
-    formats = [context] + ([default] if default and default != context else [])
-    headers = [compile_format(f, "%", datefmt, debug_suffix=tail) for f in formats]
-    # oslo's no-context form "[-]" is already covered by the context pattern
-    unique = {p.regex: p for p in headers}
+    # the context pattern already reads oslo's default format, its no-context form "[-]"
+    covered = default is None or default in (context, without_context(context))
+    formats = [context] + ([] if covered else [default])
     return LineGrammar(
         name="rally.conf",
         formats=formats,
-        headers=list(unique.values()),
+        headers=[compile_format(f, "%", datefmt, debug_suffix=tail) for f in formats],
         exceptions=_exception_patterns(prefix, "%", datefmt),
     )
