@@ -492,6 +492,24 @@ def test_timeline_context_lists_overlapping_iterations(case_store) -> None:
     assert "overlapped" not in plain.stdout
 
 
+def test_timeline_context_without_timestamps_overlaps_by_lines(case_store) -> None:
+    """In a log without timestamps --context finds the overlap by line span, offsets blank."""
+    store, _ = case_store(C07, "blog")
+    its = pl.read_parquet(store / "iterations.parquet")
+    assert its["start_ts"].null_count() == its.height
+    me = its.filter((pl.col("iteration") == 42) & (pl.col("workload") == 3)).row(0, named=True)
+    overlapping = its.filter(
+        (pl.col("pid") == me["pid"])
+        & ~((pl.col("iteration") == 42) & (pl.col("workload") == 3))
+        & (pl.col("first_line") <= me["last_line"])
+        & (pl.col("last_line") >= me["first_line"])
+    )
+    assert overlapping.height > 0
+    result = run("timeline", "-i", "42", "--workload", "3", "--context", "--store", store)
+    assert_ok(result)
+    assert f"{overlapping.height} iterations overlapped it in pid {me['pid']}" in result.stdout
+
+
 def test_timeline_without_idents_shows_marker_attribution(case_store) -> None:
     """On a log without thread idents, records show how they were attributed: (marker)."""
     store, _ = case_store(C07, "default")

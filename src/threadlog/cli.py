@@ -561,29 +561,29 @@ def _print_records(con: Console, records: pl.DataFrame) -> None:
 
 
 def _print_context(con: Console, view: IterationTimeline) -> None:
-    it = view.iteration
-    if view.context is not None:
-        title = f"{view.context.height} iterations overlapped it in pid {it['pid']}"
-        table = Table(
-            "iteration",
-            "workload",
-            "status",
-            "start offset s",
-            "end offset s",
-            "thread_uid",
-            title=title,
-            title_justify="left",
+    it, context = view.iteration, view.context
+    assert context is not None  # the caller checked
+    title = f"{context.height} iterations overlapped it in pid {it['pid']}"
+    table = Table(
+        "iteration",
+        "workload",
+        "status",
+        "start offset s",
+        "end offset s",
+        "thread_uid",
+        title=title,
+        title_justify="left",
+    )
+    for row in context.iter_rows(named=True):
+        table.add_row(
+            str(row["iteration"]),
+            str(row["workload"]),
+            row["status"],
+            _cell(row["start_offset_s"]),
+            _cell(row["end_offset_s"]),
+            row["thread_uid"],
         )
-        for row in view.context.iter_rows(named=True):
-            table.add_row(
-                str(row["iteration"]),
-                str(row["workload"]),
-                row["status"],
-                _cell(row.get("start_offset_s")),
-                _cell(row.get("end_offset_s")),
-                row["thread_uid"],
-            )
-        con.print(table)
+    con.print(table)
 
 
 @app.command()
@@ -619,7 +619,7 @@ def export(
         if what not in ("records", "threads", "iterations"):
             raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
         fmt = format_of(out, None)
-        if fmt == "json" and what != "trace":
+        if fmt == "json":
             raise ThreadlogError("tables export as .csv or .parquet")
         frame = export_table(opened, what, task, workload, iteration, status)
         write_frame(frame, out, fmt, force)

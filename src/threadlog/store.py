@@ -102,15 +102,13 @@ class StoreWriter:
     def sink_table(self, table: str, frame: pl.LazyFrame) -> None:
         _guard_write(lambda: frame.sink_parquet(self.path(table)))
 
-    def write_sorted_table(
-        self, table: str, parts: list[Path], key: str, schema: pl.Schema, batch_rows: int | None = None
-    ) -> None:
+    def write_sorted_table(self, table: str, parts: list[Path], key: str, schema: pl.Schema) -> None:
         """Write the rows of `parts`, sorted by the integer column `key` (then dropped).
 
-        Each part holds rows in any order. The sort takes `key` ranges of `batch_rows` rows
-        at a time into one streamed Parquet file, so memory holds one batch, not the table.
+        Each part holds rows in any order. The sort takes `key` ranges of `SORT_BATCH_ROWS`
+        rows at a time into one streamed Parquet file, so memory holds one batch, not the table.
         """
-        batch_rows = batch_rows or SORT_BATCH_ROWS
+        batch_rows = SORT_BATCH_ROWS  # read when called: tests lower it
         if not parts:
             self.write_table(table, pl.DataFrame(schema=schema).drop(key))
             return

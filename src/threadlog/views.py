@@ -222,10 +222,11 @@ def _overlapping(store: Store, it: dict[str, object]) -> pl.DataFrame:
         )
     )
     if start is None:
-        # no timestamps: overlap by line span instead
+        # no timestamps: overlap by line span instead, and no offsets to give
         lo, hi = it["first_line"], it["last_line"]
         frame = frame.filter((pl.col("first_line") <= hi) & (pl.col("last_line") >= lo))
-        return frame.collect()
+        none = pl.lit(None, dtype=pl.Float64)
+        return frame.with_columns(start_offset_s=none, end_offset_s=none).collect()
     end_expr = pl.col("end_ts").fill_null(pl.col("start_ts"))
     frame = frame.filter((pl.col("start_ts") <= (end or start)) & (end_expr >= start))
     return (
@@ -256,7 +257,7 @@ def export_table(
         check_status(status)
         if table == "iterations":
             frame = frame.filter(pl.col("status") == status)
-        else:
-            keys = list_iterations(store, task, workload, iteration, status).select("task", "workload", "iteration")
-            frame = frame.join(keys.lazy(), on=["task", "workload", "iteration"], how="semi")
+        else:  # the rows' own task/workload/iteration filters above narrow it already
+            keys = store.scan("iterations").filter(pl.col("status") == status).select("task", "workload", "iteration")
+            frame = frame.join(keys, on=["task", "workload", "iteration"], how="semi")
     return frame.collect()
