@@ -77,9 +77,7 @@ class ParseStats:
 
     lines: int = 0
     bytes: int = 0
-    records: int = 0
     lines_in_records: int = 0
-    unparsed: int = 0
     replaced_lines: int = 0
     per_source_lines: dict[str, int] = field(default_factory=dict)
 
@@ -129,10 +127,7 @@ class RecordBuilder:
         first_line = int(lines["line"][0])
         anchored = self._anchor(matched)
         records, late = self._assemble(anchored, first_line)
-        self.stats.records += records.height
-        unparsed = int((~records["parsed"]).sum())
-        self.stats.unparsed += unparsed
-        self.stats.lines_in_records += lines.height - unparsed
+        self.stats.lines_in_records += lines.height - int((~records["parsed"]).sum())
         return records, late
 
     # -- steps -----------------------------------------------------------------------
@@ -141,7 +136,7 @@ class RecordBuilder:
         """Classify each line (header / exception / other) and extract header fields."""
         text = lines["text"]
         fields: pl.DataFrame | None = None
-        hit_any = pl.Series([False] * lines.height)
+        hit_any = pl.repeat(False, lines.height, eager=True)
         for pattern in grammar.headers:
             # a later pattern (a second format) only sees the lines the first ones missed
             rest = text if not hit_any.any() else text.to_frame().select(pl.when(~hit_any).then(pl.first())).to_series()
@@ -161,8 +156,8 @@ class RecordBuilder:
             if name not in fields.columns:
                 fields = fields.with_columns(pl.lit(None, dtype=self.schema[name]).alias(name))
         out = out.hstack(fields.select([c for c in fields.columns if c not in out.columns]))
-        exc_pid = pl.Series("exc_pid", [None] * lines.height, dtype=pl.Int64)
-        exc_text = pl.Series("exc_text", [None] * lines.height, dtype=pl.String)
+        exc_pid = pl.repeat(None, lines.height, dtype=pl.Int64, eager=True).alias("exc_pid")
+        exc_text = pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("exc_text")
         for pattern in grammar.exceptions:
             if not (out["kind"] == _OTHER).any():
                 break
@@ -397,16 +392,16 @@ def _sample_lines(source: Source) -> pl.Series:
 
 
 def iter_records(
-    builder: RecordBuilder, sources: list[Source], chunk_bytes: int, pool: Executor | None = None
+    builder: RecordBuilder, sources: list[Source], chunk_bytes: int, pool: Executor
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """Feed every chunk of every source through `builder`, in order.
 
-    With a `pool`, the next chunks are matched in the background while this one is joined
-    to the records before it: matching is most of the work, and polars releases the GIL.
+    The next chunks are matched in `pool` while this one is joined to the records before
+    it: matching is most of the work, and polars releases the GIL.
     """
     pending: deque[tuple[Source, LineChunk, Future[pl.DataFrame | None]]] = deque()
     current: Source | None = None
-    depth = 2 if pool is not None else 0
+    depth = 2  # chunks matched ahead
 
     def drain(keep: int) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         nonlocal current
@@ -421,15 +416,6 @@ def iter_records(
         # closed at once, not by the garbage collector, if the caller stops early (Ctrl-C)
         with closing(read_chunks(source, chunk_bytes)) as chunks:
             for chunk in chunks:
-                if pool is None:
-                    pending.append((source, chunk, _done(builder.match(chunk, source))))
-                else:
-                    pending.append((source, chunk, pool.submit(builder.match, chunk, source)))
+                pending.append((source, chunk, pool.submit(builder.match, chunk, source)))
                 yield from drain(depth)
     yield from drain(0)
-
-
-def _done(value: pl.DataFrame | None) -> Future[pl.DataFrame | None]:
-    future: Future[pl.DataFrame | None] = Future()
-    future.set_result(value)
-    return future
