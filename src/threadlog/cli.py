@@ -29,11 +29,11 @@ from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.store import Store
 from threadlog.views import (
     IterationTimeline,
-    export_table,
     iteration_stats,
     list_iterations,
     list_threads,
     recycled_idents,
+    scan_table,
     select_iteration,
     thread_timeline,
 )
@@ -621,9 +621,10 @@ def export(
         fmt = format_of(out, None)
         if fmt == "json":
             raise ThreadlogError("tables export as .csv or .parquet")
-        frame = export_table(opened, what, task, workload, iteration, status)
-        write_frame(frame, out, fmt, force)
-        _err().print(f"wrote {frame.height:,} {what} rows to {out}")
+        frame = scan_table(opened, what, task, workload, iteration, status)
+        write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
+        rows = frame.select(pl.len()).collect().item()
+        _err().print(f"wrote {rows:,} {what} rows to {out}")
 
 
 def main() -> None:

@@ -40,23 +40,32 @@ def format_of(path: str | None, to: str | None) -> str:
     return ext
 
 
-def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
+Table = pl.DataFrame | pl.LazyFrame
+
+
+def _for_text(frame: Table) -> Table:
     """CSV and JSON have no categoricals: write them as plain text."""
     return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
 
 
-def _writer(frame: pl.DataFrame, fmt: str) -> Callable[[Any], None]:
+def _writer(frame: Table, fmt: str) -> Callable[[Any], None]:
+    """How to write `frame` to a binary file: a lazy frame is streamed, never held whole."""
+    lazy = isinstance(frame, pl.LazyFrame)
     if fmt == "parquet":
+        names = frame.collect_schema().names()
         typed = frame.with_columns(
-            pl.col(c).cast(pl.Categorical) for c in ("level", "status", "attribution", "reason") if c in frame.columns
+            pl.col(c).cast(pl.Categorical) for c in ("level", "status", "attribution", "reason") if c in names
         )
-        return typed.write_parquet
+        return typed.sink_parquet if isinstance(typed, pl.LazyFrame) else typed.write_parquet
     if fmt == "csv":
-        return lambda target: _for_text(frame).write_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
-    return lambda target: target.write(json.dumps(_for_text(frame).to_dicts(), default=str, indent=1).encode())
+        text = _for_text(frame)
+        csv = text.sink_csv if isinstance(text, pl.LazyFrame) else text.write_csv
+        return lambda target: csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
+    rows = _for_text(frame.collect() if lazy else frame)
+    return lambda target: target.write(json.dumps(rows.to_dicts(), default=str, indent=1).encode())
 
 
-def write_frame(frame: pl.DataFrame, out: str | None, fmt: str, force: bool = False) -> None:
+def write_frame(frame: Table, out: str | None, fmt: str, force: bool = False) -> None:
     """Write `frame` to `out` atomically (or to stdout when `out` is None)."""
     write = _writer(frame, fmt)
     if out is None:

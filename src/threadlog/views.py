@@ -22,6 +22,7 @@ __all__ = [
     "list_iterations",
     "list_threads",
     "recycled_idents",
+    "scan_table",
     "select_iteration",
     "thread_timeline",
     "timeline",
@@ -247,7 +248,20 @@ def export_table(
     iteration: int | None = None,
     status: str | None = None,
 ) -> pl.DataFrame:
-    """One table of the store, filtered; records and threads filter through their iteration's status."""
+    """One table of the store, filtered (see `scan_table`), read."""
+    return scan_table(store, table, task, workload, iteration, status).collect()
+
+
+def scan_table(
+    store: Store,
+    table: str,
+    task: str | None = None,
+    workload: int | None = None,
+    iteration: int | None = None,
+    status: str | None = None,
+) -> pl.LazyFrame:
+    """One table of the store, filtered, not yet read (an export streams it to its file);
+    records and threads filter through their iteration's status."""
     frame = store.scan(table).filter(task_filter(store, task))
     if workload is not None:
         frame = frame.filter(pl.col("workload") == workload)
@@ -260,4 +274,4 @@ def export_table(
         else:  # the rows' own task/workload/iteration filters above narrow it already
             keys = store.scan("iterations").filter(pl.col("status") == status).select("task", "workload", "iteration")
             frame = frame.join(keys, on=["task", "workload", "iteration"], how="semi")
-    return frame.collect()
+    return frame
