@@ -26,7 +26,7 @@ from threadlog.errors import ThreadlogError
 from threadlog.formats import FLOATS, INTS, TIME_FIELDS
 from threadlog.grammars import PRESETS, LineGrammar
 from threadlog.matching import extract_fields
-from threadlog.reader import LineChunk, Source, read_chunks
+from threadlog.reader import LineChunk, Source, read_chunks, split_lines
 
 __all__ = [
     "CORE_SCHEMA",
@@ -350,10 +350,11 @@ def _later_samples(source: Source, size: int = 64 << 10) -> list[pl.Series]:
         return []  # only a hint: reading the file proper reports what is wrong
     try:
         for offset in (source.size // 2, source.size - size):
-            lines = os.pread(fd, size, offset).split(b"\n")[1:-1]  # drop the partial lines at both ends
-            text = [ln.decode("utf-8", "replace")[:DETECT_LINE_BYTES] for ln in lines[:DETECT_LINES]]
-            if text:
-                samples.append(pl.Series("text", text, dtype=pl.String))
+            block = os.pread(fd, size, offset)
+            # the whole lines only: drop the partial ones at both ends
+            text, _ = split_lines(block[block.find(b"\n") + 1 : block.rfind(b"\n") + 1])
+            if text.len():
+                samples.append(text.head(DETECT_LINES).str.slice(0, DETECT_LINE_BYTES))
     except OSError:
         pass
     finally:
