@@ -135,6 +135,13 @@ def _within(first: pl.Expr, value: pl.Expr) -> pl.Expr:
     return total - pl.when(first).then(total - value).forward_fill()
 
 
+def _key_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with each key's rows together, in their order in `frame` (keys in the order
+    they first appear): the rows' positions gathered per key, a third of a sort's cost."""
+    order = frame.select(KEY).with_row_index("_at").group_by(KEY, maintain_order=True).agg("_at")
+    return frame[order["_at"].explode()]
+
+
 def _upsert(table: pl.DataFrame, rows: pl.DataFrame, on: list[str]) -> pl.DataFrame:
     """`table` with `rows` replacing the rows of the same `on` values."""
     kept = table.join(rows.select(on), on=on, how="anti", nulls_equal=True)
@@ -356,7 +363,7 @@ class Reconstructor:
             self._retired = self._retired.join(present, on=KEY, how="anti", nulls_equal=True)
             carried = pl.concat([carried, _CarriedKeys.retired(back, self._keys.schema)], how="vertical_relaxed")
         frame = pl.concat([_CarriedKeys.as_rows(carried), ev], how="diagonal_relaxed")
-        frame = frame.sort(["pid", "ident_id", "row"], nulls_last=True).with_columns(
+        frame = _key_order(frame).with_columns(
             pl.col("carried").fill_null(False), first=_first_of("pid", "ident_id", "inst")
         )
         carried_row, first = pl.col("carried"), pl.col("first")
@@ -437,25 +444,48 @@ class Reconstructor:
         """Add the chunk's records to their threads; emit the threads that are over (their
         key has moved on to another thread)."""
         assert self._keys is not None
-        block = _first_of("tid").cum_sum().set_sorted()  # a thread's records are contiguous in key order
+        starts = _first_of("tid")
+        block = starts.cum_sum().set_sorted()  # a thread's records are contiguous in key order
+        # Times and iterations nearly always only go forward within a thread: then a thread's
+        # first and last give their range, and the costly per-group min and max are not
+        # needed (a clock stepping back, or the window rule's interleaved iterations, need them).
+        ordered = keyed.select(
+            ~pl.any_horizontal(
+                ((pl.col(c) < pl.col(c).forward_fill().shift(1)) & ~starts).any() for c in ("ts", "start_row")
+            )
+        ).item()
+        if ordered:
+            ranges = [
+                pl.col("ts").drop_nulls().first().alias("first_ts"),
+                pl.col("ts").drop_nulls().last().alias("last_ts"),
+                pl.col("start_row").drop_nulls().first().alias("min_start"),
+                pl.col("start_row").drop_nulls().last().alias("max_start"),
+            ]
+        else:
+            ranges = [
+                pl.col("ts").min().alias("first_ts"),
+                pl.col("ts").max().alias("last_ts"),
+                pl.col("start_row").min().alias("min_start"),
+                pl.col("start_row").max().alias("max_start"),
+            ]
         part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
             pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
             pl.col("source").first().cast(pl.String),
             pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
-            pl.col("ts").min().alias("first_ts"),
-            pl.col("ts").max().alias("last_ts"),
+            *ranges,
             pl.col("line").first().alias("first_line"),
             pl.col("line").last().alias("last_line"),
             pl.len().cast(pl.Int64).alias("records"),
-            pl.col("start_row").min().alias("min_start"),
-            pl.col("start_row").max().alias("max_start"),
         )
         part = part.drop("_block").with_columns(pl.col("reason").cast(pl.String))
         if self._threads is not None:
-            earlier = self._threads.filter(pl.col("tid").is_in(part["tid"].implode()))
-            untouched = self._threads.filter(~pl.col("tid").is_in(part["tid"].implode()))
-            part = (
-                pl.concat([earlier, part], how="vertical_relaxed")
+            # threads that began in an earlier chunk: their parts so far and this chunk's
+            going_on = pl.col("tid").is_in(self._threads["tid"].implode())
+            continued = part.filter(going_on)
+            earlier = self._threads.join(continued.select("tid"), on="tid", how="semi")
+            untouched = self._threads.join(continued.select("tid"), on="tid", how="anti")
+            merged = (
+                pl.concat([earlier, continued], how="vertical_relaxed")
                 .group_by("tid", maintain_order=True)
                 .agg(
                     pl.col("thread_uid", "source", "pid", "thread", "generation").first(),
@@ -470,6 +500,7 @@ class Reconstructor:
                 )
                 .select(earlier.columns)
             )
+            part = pl.concat([merged, part.filter(~going_on).select(earlier.columns)], how="vertical_relaxed")
         else:
             untouched = part.clear()
         still = pl.col("tid").is_in(self._keys["k_tid"].implode())
