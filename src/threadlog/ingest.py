@@ -124,14 +124,19 @@ def _write_store(
     def keep(records: pl.DataFrame, found: Future[pl.DataFrame] | None, path: Path) -> None:
         """Reconstruct a chunk (chunks come in order: the reconstructor carries state) and
         have it written with its thread and iteration columns."""
+        columns = None
         if found is not None:  # given when there is a reconstructor
             assert reconstructor is not None
             evidence_frame = found.result()
             started = time.perf_counter()
-            records = records.hstack(reconstructor.feed(evidence_frame))
+            columns = reconstructor.feed(evidence_frame)
             busy["reconstruct"] += time.perf_counter() - started
-        # the reconstructor's thread is the pipeline's narrowest: writing happens elsewhere
-        writes.append(pool.submit(writer.write_part, records, path))
+        # the reconstructor's thread is the pipeline's narrowest: its columns are collected,
+        # and the chunk written, elsewhere
+        writes.append(pool.submit(write_records, records, columns, path))
+
+    def write_records(records: pl.DataFrame, columns: pl.LazyFrame | None, path: Path) -> None:
+        writer.write_part(records if columns is None else records.hstack(columns.collect()), path)
 
     busy = {"reconstruct": 0.0}  # time the reconstructor worked, alongside parsing
     clock = _Clock()

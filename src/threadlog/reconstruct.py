@@ -196,8 +196,11 @@ class Reconstructor:
         self._repeats = pl.DataFrame(schema={"task": pl.String, "iteration": pl.Int64, "seen": pl.Int64})
         self._tally = _Tally()
 
-    def feed(self, ev: pl.DataFrame) -> pl.DataFrame:
-        """This chunk's per-record columns (`RECORD_SCHEMA`), in its record order."""
+    def feed(self, ev: pl.DataFrame) -> pl.LazyFrame:
+        """This chunk's per-record columns (`RECORD_SCHEMA`), in its record order.
+
+        Lazy: formatting each record's ``thread_uid`` and putting the records back in order
+        need no state, so the caller collects them off the reconstructor's thread."""
         if self._rows == 0:
             self._gap = self.opts.gap
             markers = self.log_has_markers or bool((ev["mark"] > 0).any())
@@ -218,7 +221,6 @@ class Reconstructor:
         keyed = self._split_lifetimes(ev)
         if not self.has_ident:
             keyed = self._attribute_by_window(keyed)
-        keyed = keyed.with_columns(thread_uid=_thread_uid())
         self._open_iterations(keyed)
         keyed = keyed.join(
             self._iterations.select("start_row", "task", "workload", "iteration"),  # type: ignore[union-attr]
@@ -229,7 +231,7 @@ class Reconstructor:
         self._count_threads(keyed)
         self._count_iterations(keyed, ends)
         self._retire_silent_processes(ev["ts"].max())
-        out = keyed.select("row", *RECORD_SCHEMA).sort("row").drop("row")
+        out = keyed.lazy().select("row", _thread_uid(), *list(RECORD_SCHEMA)[1:]).sort("row").drop("row")
         return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
     def finish(self) -> dict[str, object]:
@@ -362,7 +364,7 @@ class Reconstructor:
         if back.height:  # keys of retired processes: a new process, its generations count on
             self._retired = self._retired.join(present, on=KEY, how="anti", nulls_equal=True)
             carried = pl.concat([carried, _CarriedKeys.retired(back, self._keys.schema)], how="vertical_relaxed")
-        frame = pl.concat([_CarriedKeys.as_rows(carried), ev], how="diagonal_relaxed")
+        frame = pl.concat([_CarriedKeys.as_rows(carried), ev], how="diagonal_relaxed", rechunk=True)
         frame = _key_order(frame).with_columns(
             pl.col("carried").fill_null(False), first=_first_of("pid", "ident_id", "inst")
         )
@@ -388,7 +390,10 @@ class Reconstructor:
         frame = frame.with_columns(
             k_open=so_far(pl.when(is_start).then(True).when(is_end).then(False), "k_open"),
             k_trigger=so_far(pl.when(pl.col("hook_trigger")).then(True), "k_trigger"),
-            k_markers=((pl.col("mark") > 0) | pl.col("k_markers").fill_null(False)).any().over(first.cum_sum()),
+            # only the time-gap rule asks whether the key has had markers
+            k_markers=((pl.col("mark") > 0) | pl.col("k_markers").fill_null(False)).any().over(first.cum_sum())
+            if self._gap is not None
+            else pl.lit(False),
         )
 
         def before(state: str) -> pl.Expr:
@@ -469,7 +474,7 @@ class Reconstructor:
                 pl.col("start_row").max().alias("max_start"),
             ]
         part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
-            pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
+            pl.col("tid", "pid", "thread", "generation", "ident_id", "inst").first(),
             pl.col("source").first().cast(pl.String),
             pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
             *ranges,
@@ -477,7 +482,7 @@ class Reconstructor:
             pl.col("line").last().alias("last_line"),
             pl.len().cast(pl.Int64).alias("records"),
         )
-        part = part.drop("_block").with_columns(pl.col("reason").cast(pl.String))
+        part = part.with_columns(_thread_uid(), pl.col("reason").cast(pl.String)).drop("_block", "ident_id", "inst")
         if self._threads is not None:
             # threads that began in an earlier chunk: their parts so far and this chunk's
             going_on = pl.col("tid").is_in(self._threads["tid"].implode())
@@ -686,7 +691,7 @@ class Reconstructor:
                 pl.col("ts").alias("start_ts"),
                 "pid",
                 "thread",
-                "thread_uid",
+                _thread_uid(),
             )
             .sort("start_row")
         )
@@ -805,7 +810,7 @@ def _thread_uid() -> pl.Expr:
         pl.col("pid").cast(pl.String).fill_null("-"),
         pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"), pl.lit("-")),
         pl.when(pl.col("ident_id").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
-    )
+    ).alias("thread_uid")
 
 
 class _CarriedKeys:
