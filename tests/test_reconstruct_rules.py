@@ -53,6 +53,15 @@ class TestIterationMarkers:
         assert out["threads"]["reason"].to_list() == ["iteration_start", "iteration_start"]
         assert out["iterations"]["iteration"].to_list() == [1, 21]
 
+    def test_a_clock_stepping_back_keeps_the_threads_time_range(self, tmp_path):
+        """A thread's first_ts/last_ts are its earliest and latest times, not its first and
+        last records' (the system clock was set back by 300 ms inside the iteration)."""
+        hook = "sys_call hook: Running command /bin/true"
+        out = run(tmp_path, [line(500, start(1)), line(200, hook), line(400, end(1))])
+        thread = out["threads"].row(0, named=True)
+        assert (thread["first_ts"].microsecond, thread["last_ts"].microsecond) == (200_000, 500_000)
+        assert thread["records"] == 3
+
     def test_record_after_end_is_a_new_thread(self, tmp_path):
         """A non-marker record after an END belongs to the next thread on that ident."""
         out = run(tmp_path, [line(1, start(1)), line(4, end(1)), line(8, "sys_call hook: Running command /bin/true")])
