@@ -146,8 +146,7 @@ def trace_events(store: Store) -> list[pl.DataFrame]:
     times in µs. Iterations that overlap on one track (only in logs without idents, where a
     whole process is one track) go to extra lanes, so that nesting stays valid.
     """
-    has_ts = store.scan("records").select(pl.col("ts").is_not_null().any()).collect().item()
-    if not has_ts:
+    if store.meta["summary"]["first_ts"] is None:  # the parse's summary: no record has a time
         raise ThreadlogError(
             "this log has no timestamps, so it cannot be drawn as a trace; "
             "`threadlog timeline` and `threadlog export` still work"
