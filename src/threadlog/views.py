@@ -16,7 +16,6 @@ from threadlog.store import Store
 __all__ = [
     "LEVEL_RANK",
     "IterationTimeline",
-    "export_table",
     "iteration_stats",
     "level_at_least",
     "list_iterations",
@@ -107,7 +106,7 @@ def list_iterations(
     iteration: int | None = None,
     status: str | None = None,
 ) -> pl.DataFrame:
-    return export_table(store, "iterations", task, workload, iteration, status)
+    return scan_table(store, "iterations", task, workload, iteration, status).collect()
 
 
 def iteration_stats(iterations: pl.DataFrame) -> dict[str, object]:
@@ -238,18 +237,6 @@ def _overlapping(store: Store, it: dict[str, object]) -> pl.DataFrame:
         .sort("start_ts")
         .collect()
     )
-
-
-def export_table(
-    store: Store,
-    table: str,
-    task: str | None = None,
-    workload: int | None = None,
-    iteration: int | None = None,
-    status: str | None = None,
-) -> pl.DataFrame:
-    """One table of the store, filtered (see `scan_table`), read."""
-    return scan_table(store, table, task, workload, iteration, status).collect()
 
 
 def scan_table(
