@@ -334,6 +334,8 @@ def info(
 
 
 LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.")]
+TaskOpt = Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")]
+WorkloadOpt = Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")]
 
 
 @app.command()
@@ -378,8 +380,8 @@ def threads(
 
 @app.command()
 def iterations(
-    task: Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")] = None,
-    workload: Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")] = None,
+    task: TaskOpt = None,
+    workload: WorkloadOpt = None,
     status: Annotated[str | None, typer.Option("--status", help="ok, error or unfinished.")] = None,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
@@ -435,8 +437,8 @@ def timeline(
     thread: Annotated[
         str | None, typer.Option("--thread", help="A logical thread's thread_uid instead (any log, Rally or not).")
     ] = None,
-    task: Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")] = None,
-    workload: Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")] = None,
+    task: TaskOpt = None,
+    workload: WorkloadOpt = None,
     level: Annotated[str | None, typer.Option("--level", help="Only records at this level or above.")] = None,
     context: Annotated[
         bool, typer.Option("--context", help="Also list the iterations that overlapped it in its process.")
