@@ -289,7 +289,8 @@ class Reconstructor:
             span = _seconds(pl.col("ts_max") - pl.min_horizontal("ts_min", "c_ts"))
             long = pids.filter((span > self.opts.pid_gap).fill_null(False))["pid"]
             changes = changes | pl.col("pid").is_in(long.implode())
-        at = ev.filter(changes).join(self._pids, on="pid", how="left", nulls_equal=True, maintain_order="left")
+        carried = pids.select("pid", *self._PID_STATE, "c_ts")  # each pid of the chunk, its carried values
+        at = ev.filter(changes).join(carried, on="pid", how="left", nulls_equal=True, maintain_order="left")
         at = self._process_values(at, is_main_name, main_evidence)
         # an as-of join matches no null key: records without a pid get one that no pid is
         no_pid = pl.col("pid").fill_null(-1).alias("_pid")
