@@ -463,19 +463,16 @@ class Reconstructor:
             )
         ).item()
         if ordered:
-            ranges = [
-                pl.col("ts").drop_nulls().first().alias("first_ts"),
-                pl.col("ts").drop_nulls().last().alias("last_ts"),
-                pl.col("start_row").drop_nulls().first().alias("min_start"),
-                pl.col("start_row").drop_nulls().last().alias("max_start"),
-            ]
+            low, high = (lambda c: c.drop_nulls().first()), (lambda c: c.drop_nulls().last())
         else:
-            ranges = [
-                pl.col("ts").min().alias("first_ts"),
-                pl.col("ts").max().alias("last_ts"),
-                pl.col("start_row").min().alias("min_start"),
-                pl.col("start_row").max().alias("max_start"),
-            ]
+            low, high = pl.Expr.min, pl.Expr.max
+        ts, start_row = pl.col("ts"), pl.col("start_row")
+        ranges = [
+            low(ts).alias("first_ts"),
+            high(ts).alias("last_ts"),
+            low(start_row).alias("min_start"),
+            high(start_row).alias("max_start"),
+        ]
         part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
             pl.col("tid", "pid", "thread", "generation", "ident_id", "inst").first(),
             pl.col("source").first().cast(pl.String),
