@@ -25,6 +25,7 @@ from threadlog import __version__
 from threadlog.errors import ExitCode, ThreadlogError
 from threadlog.export import format_of, write_frame, write_trace
 from threadlog.markers import Markers
+from threadlog.rally_join import describe_join
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.store import Store
 from threadlog.views import (
@@ -147,6 +148,18 @@ def parse(
     records_only: Annotated[
         bool, typer.Option("--records-only", help="Only the records table: no threads and iterations (quicker).")
     ] = False,
+    rally_report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rally-report",
+            help="Join this Rally report (rally task report --json, or rally task results) to the iterations; "
+            "repeatable; .gz, .bz2, .xz too.",
+        ),
+    ] = None,
+    utc_offset: Annotated[
+        str | None,
+        typer.Option("--utc-offset", help="The log's offset from UTC, e.g. +02:00 [default: inferred]."),
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """Parse logs into the store and print a summary.
@@ -159,10 +172,13 @@ def parse(
         threadlog parse rally.log
 
         threadlog parse --format '%(process)d %(thread)d %(levelname)s: %(message)s' app.log
+
+        threadlog parse rally.log --rally-report report.json
     """
     # The parser's modules (and pyparsing) load only here: reading the store starts faster.
     from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset  # noqa: PLC0415
     from threadlog.ingest import IngestOptions, ingest  # noqa: PLC0415
+    from threadlog.rally_join import parse_offset  # noqa: PLC0415
 
     if sum(x is not None for x in (fmt, rally_conf, preset_name)) > 1:
         raise ThreadlogError("give only one of --format, --rally-conf and --preset")
@@ -178,6 +194,8 @@ def parse(
         store=store,
         markers=Markers.custom(iteration_start, iteration_end),
         reconstruct=None if records_only else ReconstructOptions(gap=gap, pid_gap=pid_gap or None),
+        rally_reports=rally_report or [],
+        utc_offset=None if utc_offset is None else parse_offset(utc_offset),
     )
     err = _err()
     live = err.is_terminal and not as_json
@@ -245,6 +263,7 @@ def _summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
     ):
         if key in s:
             rows.append((label, _fmt_value(s[key])))
+    rows += [("rally report", describe_join(facts)) for facts in s.get("rally") or []]
     rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
     for k, v in rows:
         table.add_row(k, str(v))
