@@ -164,12 +164,24 @@ def test_older_results_shape_joins_by_time_with_durations_only(tmp_path: Path) -
     assert its.height == sum(len(w["result"]) for w in legacy)
     actions = pl.read_parquet(tmp_path / "s" / "atomic_actions.parquet")
     # no start times in that shape: never invented
-    assert actions["started_at"].null_count() == actions.height == sum(
-        len(it["atomic_actions"]) for w in legacy for it in w["result"]
+    assert (
+        actions["started_at"].null_count()
+        == actions.height
+        == sum(len(it["atomic_actions"]) for w in legacy for it in w["result"])
     )
     assert sorted(actions["duration_s"].to_list()) == sorted(
         d for w in legacy for it in w["result"] for d in it["atomic_actions"].values()
     )
+
+
+def rally_rows(items: list[dict], prefix: str) -> list[tuple[str, dict]]:
+    """Rally's statistics rows, nested ones named ``parent > child``."""
+    rows = []
+    for item in items:
+        name = prefix + item["display_name"]
+        rows.append((name, item))
+        rows.extend(rally_rows(item["children"], name + " > "))
+    return rows
 
 
 def test_statistics_equal_rallys_own(tmp_path: Path) -> None:
@@ -182,15 +194,7 @@ def test_statistics_equal_rallys_own(tmp_path: Path) -> None:
         for number, workload in enumerate(read_report(case), start=1):
             ours = {row["action"]: row for row in stats.filter(pl.col("workload") == number).iter_rows(named=True)}
             rally = workload["statistics"]["durations"]
-            rows = [("total", rally["total"])]
-
-            def walk(items: list[dict], prefix: str) -> None:
-                for item in items:
-                    name = prefix + item["display_name"]
-                    rows.append((name, item))
-                    walk(item["children"], name + " > ")
-
-            walk(rally["atomics"], "")
+            rows = [("total", rally["total"]), *rally_rows(rally["atomics"], "")]
             assert set(ours) == {name for name, _ in rows}, (case, number)
             for name, item in rows:
                 data, mine = item["data"], ours[name]
@@ -222,8 +226,11 @@ def test_without_report_statistics_come_from_the_log(tmp_path: Path) -> None:
     stats = statistics(its, actions)
     assert set(stats["source"]) == {"log"}
     totals = stats.filter(pl.col("action") == "total").sort("workload")
-    per = its.filter(pl.col("status") != "unfinished").group_by("workload").agg(pl.col("duration_s").max()).sort(
-        "workload"
+    per = (
+        its.filter(pl.col("status") != "unfinished")
+        .group_by("workload")
+        .agg(pl.col("duration_s").max())
+        .sort("workload")
     )
     assert totals["max"].to_list() == per["duration_s"].to_list()
     workloads = pl.read_parquet(tmp_path / "s" / "workloads.parquet")
@@ -314,9 +321,7 @@ def test_report_without_atomic_actions_writes_an_empty_table(tmp_path: Path) -> 
     assert pl.read_parquet(tmp_path / "s" / "atomic_actions.parquet").height == 0
 
 
-@pytest.mark.parametrize(
-    ("text", "minutes"), [("+02:00", 120), ("-05:30", -330), ("+0545", 345), ("Z", 0), ("0", 0)]
-)
+@pytest.mark.parametrize(("text", "minutes"), [("+02:00", 120), ("-05:30", -330), ("+0545", 345), ("Z", 0), ("0", 0)])
 def test_utc_offset_parses(text: str, minutes: int) -> None:
     assert parse_offset(text) == minutes * 60 * 1_000_000
 
