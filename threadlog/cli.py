@@ -26,6 +26,7 @@ from threadlog.errors import ExitCode, ThreadlogError
 from threadlog.export import format_of, write_frame, write_trace
 from threadlog.markers import Markers
 from threadlog.rally_join import describe_join
+from threadlog.rally_views import flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.store import Store
 from threadlog.views import (
@@ -36,6 +37,7 @@ from threadlog.views import (
     recycled_idents,
     scan_table,
     select_iteration,
+    task_filter,
     thread_timeline,
 )
 from threadlog.views import timeline as build_timeline
@@ -402,6 +404,10 @@ def iterations(
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
     status: Annotated[str | None, typer.Option("--status", help="ok, error or unfinished.")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option("--sort", help="Sort by start_ts, duration_s, rally_duration_s, slowest_action_s, ...; :desc."),
+    ] = None,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
@@ -413,9 +419,15 @@ def iterations(
     Example:
 
         threadlog iterations --status error
+
+        threadlog iterations --sort rally_duration_s:desc
     """
     with _reading(store) as opened:
-        frame = list_iterations(opened, task, workload, None, status)
+        frame = sort_iterations(
+            with_slowest_action(opened, list_iterations(opened, task, workload, None, status)), sort
+        )
+        joined = "rally_duration_s" in frame.columns and frame["rally_duration_s"].null_count() < frame.height
+        rally_cols = ["rally_duration_s", "slowest_action", "slowest_action_s"] if joined else []
         cols = [
             "task",
             "workload",
@@ -423,6 +435,7 @@ def iterations(
             "status",
             "error_type",
             "duration_s",
+            *rally_cols,
             "pid",
             "thread_uid",
             "first_line",
@@ -436,6 +449,74 @@ def iterations(
             f"unfinished {st['unfinished']:,}  duration s: min {_cell(st['min'])}  "
             f"median {_cell(st['median'])}  p90 {_cell(st['p90'])}  max {_cell(st['max'])}"
         )
+
+
+@app.command()
+def workloads(
+    task: TaskOpt = None,
+    workload: WorkloadOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """List Rally's workloads, each with the statistics of Rally's report.
+
+    Per atomic action (with a joined report) and for whole iterations: min, median,
+    90%ile, 95%ile, max, avg, success % and count. With a report they come from Rally's
+    durations, as Rally computes them; without one from the log's END - START. With a
+    report also each workload's SLA and its contexts' setup and cleanup.
+
+    Example:
+
+        threadlog workloads --workload 2
+    """
+    with _reading(store) as opened:
+        which = task_filter(opened, task)
+        if workload is not None:
+            which = which & (pl.col("workload") == workload)
+        table, stats = workload_statistics(opened, which)
+        if table.height == 0:
+            raise ThreadlogError("no workloads in the store; `threadlog iterations` lists what it has")
+        con = _out()
+        for row in table.iter_rows(named=True):
+            _print_workload(
+                con, row, stats.filter((pl.col("task") == row["task"]) & (pl.col("workload") == row["workload"]))
+            )
+
+
+def _print_workload(con: Console, row: dict[str, Any], stats: pl.DataFrame) -> None:
+    subtask = f"  subtask {row['subtask']!r}" if row["subtask"] else ""
+    load = "-" if row["load_duration_s"] is None else f"{row['load_duration_s']:.3f} s"
+    source = {"rally": "Rally's", "log": "first START to last END"}.get(row["load_duration_from"] or "", "")
+    con.print(
+        f"[bold]workload {row['workload']}[/]  task {row['task']}{subtask}  scenario {row['scenario'] or '-'}  "
+        f"runner {row['runner'] or '-'} {row['runner_args'] or ''}",
+        soft_wrap=True,
+    )
+    con.print(
+        f"iterations {row['iterations']:,}  failures {row['failures']:,}  load duration {load} ({source})"
+        + ("" if row["pass_sla"] is None else f"  SLA {'passed' if row['pass_sla'] else 'FAILED'}"),
+        soft_wrap=True,
+    )
+    for criterion in row["sla"] or []:
+        con.print(f"  sla {criterion['criterion']}: {escape(criterion['detail'] or '')}", soft_wrap=True)
+    for ctx in row["contexts"] or []:
+        con.print(
+            f"  context {ctx['name']}: setup {_cell(ctx['setup_s'])} s {escape(ctx['setup_error'] or '')}  "
+            f"cleanup {_cell(ctx['cleanup_s'])} s {escape(ctx['cleanup_error'] or '')}",
+            soft_wrap=True,
+        )
+    origin = "Rally's durations" if (stats["source"] == "rally").any() else "the log's END - START"
+    table = Table(
+        "action", "min", "median", "90%ile", "95%ile", "max", "avg", "success", "count",
+        title=f"seconds, from {origin}", title_justify="left",
+    )  # fmt: skip
+    for s in stats.iter_rows(named=True):
+        table.add_row(
+            "  " * s["depth"] + s["action"].rsplit(" > ", 1)[-1],
+            *(_cell(s[k]) for k in ("min", "median", "p90", "p95", "max", "avg")),
+            f"{s['success_pct']:.1f}%",
+            f"{s['count']:,}",
+        )
+    con.print(table)
 
 
 LEVEL_STYLE = {
@@ -552,7 +633,7 @@ def _print_timeline(view: IterationTimeline) -> None:
     con.print(
         f"pid {it['pid']}  ident {_cell(it['thread'])}  thread {it['thread_uid']}  "
         f"start {_cell(it['start_ts'])}  end {_cell(it['end_ts'])}  duration {_cell(it['duration_s'])} s  "
-        f"records {view.records.height}",
+        f"records {view.records.filter(pl.col('kind') == 'record').height}",
         soft_wrap=True,
     )
     if view.ambiguous:
@@ -568,6 +649,9 @@ def _print_timeline(view: IterationTimeline) -> None:
 def _print_records(con: Console, records: pl.DataFrame) -> None:
     for row in records.iter_rows(named=True):
         offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
+        if row.get("kind", "record") != "record":  # a Rally atomic action starting or finishing
+            con.print(f"{offset:>10} [cyan]{'':<8} {escape(row['message'])}[/]", soft_wrap=True)
+            continue
         lvl = row["level"] or "-"
         style = LEVEL_STYLE.get(lvl, "")
         lines = (row["message"] or "").split("\n")
@@ -609,7 +693,7 @@ def _print_context(con: Console, view: IterationTimeline) -> None:
 
 @app.command()
 def export(
-    what: Annotated[str, typer.Argument(help="records, threads, iterations or trace.")],
+    what: Annotated[str, typer.Argument(help="records, threads, iterations, atomic-actions, workloads or trace.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Output file: .csv or .parquet (.json for trace).")],
     task: Annotated[str | None, typer.Option("--task", help="Only this task (uuid prefix).")] = None,
     workload: Annotated[int | None, typer.Option("--workload", help="Only this workload.")] = None,
@@ -631,18 +715,28 @@ def export(
         threadlog export iterations --out iterations.parquet
 
         threadlog export trace --out run.json
+
+        threadlog export atomic-actions --out actions.csv
     """
     with _reading(store) as opened:
         if what == "trace":
             n = write_trace(opened, out, force)
             _err().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
             return
-        if what not in ("records", "threads", "iterations"):
-            raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
+        tables = {"records": "records", "threads": "threads", "iterations": "iterations",
+                  "atomic-actions": "atomic_actions", "workloads": "workloads"}  # fmt: skip
+        if what not in tables:
+            raise ThreadlogError(
+                f"cannot export {what!r}; choose records, threads, iterations, atomic-actions, workloads or trace"
+            )
         fmt = format_of(out, None)
         if fmt == "json":
             raise ThreadlogError("tables export as .csv or .parquet")
-        frame = scan_table(opened, what, task, workload, iteration, status)
+        if what == "workloads" and (iteration is not None or status is not None):
+            raise ThreadlogError("workloads have no iteration or status; filter them with --task and --workload")
+        frame = scan_table(opened, tables[what], task, workload, iteration, status)
+        if fmt == "csv":
+            frame = flat_for_csv(frame)
         write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
         rows = frame.select(pl.len()).collect().item()
         _err().print(f"wrote {rows:,} {what} rows to {out}")
