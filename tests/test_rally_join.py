@@ -330,3 +330,83 @@ def test_utc_offset_parses(text: str, minutes: int) -> None:
 def test_utc_offset_rejects(text: str) -> None:
     with pytest.raises(ThreadlogError, match="--utc-offset"):
         parse_offset(text)
+
+
+@pytest.fixture(scope="module")
+def joined_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("joined") / "s"
+    case = "c14-http-atomic"
+    result = CliRunner().invoke(
+        app,
+        ["parse", "--store", str(store), str(RALLY / case / "input-default.log.gz"),
+         "--rally-report", str(report_path(case))],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "joined 900 of 900 iterations" in result.output
+    assert "UTC offset +00:00 (inferred)" in result.output
+    return store
+
+
+def test_timeline_shows_atomic_actions_between_start_and_end(joined_store: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["timeline", "--store", str(joined_store), "-i", "3", "--workload", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    actions = pl.read_parquet(joined_store / "atomic_actions.parquet").filter(
+        (pl.col("workload") == 2) & (pl.col("iteration") == 3)
+    )
+    start = next(i for i, line in enumerate(lines) if "ITER: 3 START" in line)
+    end = next(i for i, line in enumerate(lines) if "ITER: 3 END" in line)
+    for row in actions.iter_rows(named=True):
+        opened = next(i for i, line in enumerate(lines) if f"▶ {row['name']}" in line)
+        closed = next(i for i, line in enumerate(lines) if f"◀ {row['name']} {row['duration_s']:.3f} s" in line)
+        assert start < opened < closed < end
+    out = tmp_path / "t.parquet"
+    result = runner.invoke(
+        app, ["timeline", "--store", str(joined_store), "-i", "3", "--workload", "2", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    written = pl.read_parquet(out)
+    assert written.filter(pl.col("kind") == "action_start").height == actions.height
+    assert written.filter(pl.col("kind") == "action_end").height == actions.height
+    assert written.filter(pl.col("kind") == "record")["message"].str.contains("ITER: 3").sum() == 2
+
+
+def test_iterations_sorts_by_rally_duration_with_slowest_action(joined_store: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["iterations", "--store", str(joined_store), "--sort", "rally_duration_s:desc", "--limit", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    its = pl.read_parquet(joined_store / "iterations.parquet")
+    slowest = its.sort("rally_duration_s", descending=True).row(0, named=True)
+    row = next(line for line in result.output.splitlines() if line.startswith("│"))
+    assert f"{slowest['rally_duration_s']:.3f}" in row
+    assert "requests.check_request" in row
+    bad = CliRunner().invoke(app, ["iterations", "--store", str(joined_store), "--sort", "nope"])
+    assert bad.exit_code == 1
+    assert "cannot sort by" in bad.output
+
+
+def test_workloads_command_prints_rallys_table(joined_store: Path) -> None:
+    result = CliRunner().invoke(app, ["workloads", "--store", str(joined_store), "--workload", "1"])
+    assert result.exit_code == 0, result.output
+    assert "random requests rps" in result.output
+    assert "SLA FAILED" in result.output
+    assert "from Rally's durations" in result.output
+    total = next(line for line in result.output.splitlines() if "│ total" in line)
+    # Rally's own row for it: 0.002 0.003 0.054 0.054 0.073 0.018 64.5% 400
+    assert [cell.strip() for cell in total.split("│")[2:-1]] == [
+        "0.002", "0.003", "0.054", "0.054", "0.073", "0.018", "64.5%", "400"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "table"), [("atomic-actions", "atomic_actions"), ("workloads", "workloads")])
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_export_rally_tables(joined_store: Path, tmp_path: Path, what: str, table: str, suffix: str) -> None:
+    out = tmp_path / f"x.{suffix}"
+    result = CliRunner().invoke(app, ["export", what, "--store", str(joined_store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = pl.read_csv(out) if suffix == "csv" else pl.read_parquet(out)
+    stored = pl.read_parquet(joined_store / f"{table}.parquet")
+    assert written.height == stored.height
+    assert written.columns == stored.columns
