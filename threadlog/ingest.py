@@ -56,7 +56,9 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
     if options.rally_reports and options.reconstruct is None:
         raise ThreadlogError("--rally-report joins Rally's iterations, which --records-only skips; drop one of them")
     # read first: a bad report fails before any parsing, and the old store stays as it was
+    read_started = time.perf_counter()
     reports = [load_report(p) for p in options.rally_reports]
+    read_seconds = round(time.perf_counter() - read_started, 3)
     with _spool_for_stdin(paths) as spool:
         sources = [_open(p, spool) for p in paths]
         if options.grammar is not None:
@@ -69,6 +71,7 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
                 joined = time.perf_counter()
                 summary["rally"] = write_rally_tables(writer, reports, options.utc_offset)
                 summary["timings"]["rally"] = round(time.perf_counter() - joined, 3)
+                summary["timings"]["rally_report_read"] = read_seconds
             summary["seconds"] = round(time.perf_counter() - started, 3)
             writer.commit(_meta(sources, summary))
     summary["store"] = str(root)
