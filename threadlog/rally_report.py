@@ -197,21 +197,25 @@ class _Flattener:
 
     def data(self, task: int, number: int, data: list[dict[str, Any]]) -> None:
         it = self.iterations
+        # the report's bulk: appends bound once, not looked up per iteration
+        errors, timestamps, durations, idles = it["error"], it["timestamp"], it["duration"], it["idle_duration"]
         for row, iteration in enumerate(data):
-            error = _error_text(iteration.get("error"))
-            it["report_task"].append(task)
-            it["workload"].append(number)
-            it["row"].append(row)
-            it["timestamp"].append(float(iteration["timestamp"]))
-            it["duration"].append(float(iteration["duration"]))
-            it["idle_duration"].append(float(iteration.get("idle_duration") or 0.0))
-            it["failed"].append(error is not None)
-            it["error"].append(error)
-            actions = iteration.get("atomic_actions") or []
+            errors.append(_error_text(iteration.get("error")))
+            timestamps.append(float(iteration["timestamp"]))
+            durations.append(float(iteration["duration"]))
+            idles.append(float(iteration.get("idle_duration") or 0.0))
+            actions = iteration.get("atomic_actions")
+            if not actions:
+                continue
             if isinstance(actions, dict):  # the older shape: {name: duration}
                 self.durations_only(task, number, row, actions)
             else:
                 self.nested(task, number, row, actions, None, None, 0, [0])
+        n = len(data)
+        it["report_task"].extend([task] * n)
+        it["workload"].extend([number] * n)
+        it["row"].extend(range(n))
+        it["failed"].extend(e is not None for e in errors[len(errors) - n :])
 
     def nested(
         self,
