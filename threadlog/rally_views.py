@@ -4,6 +4,7 @@ iteration's slowest atomic action, and the workloads with their statistics."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -64,14 +65,23 @@ def timeline_with_actions(store: Store, it: dict[str, object], records: pl.DataF
         order=pl.col("seq") * 2 + 1,
     )
     events = pl.concat([starts, ends]).sort("ts", "order")
-    # The log's times are truncated to the millisecond, so within one millisecond the order is
-    # Rally's: an action starts after the records of its millisecond (START is logged before
-    # the timer starts) and finishes before them (END is logged after it stops).
+    # The log's times are truncated to the millisecond, so which records of an action's first
+    # and last millisecond it spans is not known: it is drawn spanning them, but always
+    # inside the iteration's own START and END markers.
     seen = records["ts"].fill_null(strategy="forward").cum_max().dt.epoch("us").fill_null(np.iinfo(np.int64).min)
     seen_np = seen.to_numpy()
     ms = events["ts"].dt.epoch("us").to_numpy() // 1000 * 1000
     is_start = (events["kind"] == "action_start").to_numpy()
-    place = np.where(is_start, np.searchsorted(seen_np, ms, side="right"), np.searchsorted(seen_np, ms, side="left"))
+    messages = records["message"].fill_null("")
+    first = 1 if records.height and re.search(r"\| ITER: \d+ START", messages[0]) else 0
+    last = (
+        records.height - 1
+        if records.height > first and re.search(r"\| ITER: \d+ END", messages[-1])
+        else records.height
+    )
+    place = np.where(
+        is_start, np.searchsorted(seen_np, ms, side="left"), np.searchsorted(seen_np, ms, side="right")
+    ).clip(first, last)
     events = events.with_columns(
         _at=pl.Series(place, dtype=pl.Float64) - 0.5 + pl.int_range(pl.len()) / (2 * max(events.height, 1)),
         offset_s=(pl.col("ts") - pl.lit(it["start_ts"])).dt.total_microseconds() / 1e6,
