@@ -410,3 +410,39 @@ def test_export_rally_tables(joined_store: Path, tmp_path: Path, what: str, tabl
     stored = pl.read_parquet(joined_store / f"{table}.parquet")
     assert written.height == stored.height
     assert written.columns == stored.columns
+
+
+def test_contexts_setup_and_cleanup_come_from_the_report(tmp_path: Path) -> None:
+    with gzip.open(report_path("c07-multi-workload")) as handle:
+        doc = json.load(handle)
+    first = doc["tasks"][0]["subtasks"][0]["workloads"][0]
+    first["contexts_results"] = [
+        {
+            "plugin_name": "users@openstack",
+            "plugin_cfg": {},
+            "setup": {"started_at": 10.0, "finished_at": 12.5, "atomic_actions": [], "error": None},
+            "cleanup": {
+                "started_at": 20.0,
+                "finished_at": 20.25,
+                "atomic_actions": [],
+                "error": ["NotFound", "no such user", "Traceback ..."],
+            },
+        }
+    ]
+    path = tmp_path / "with-contexts.json"
+    path.write_text(json.dumps(doc))
+    parse_with_report(RALLY / "c07-multi-workload" / "input-thread.log.gz", tmp_path / "s", [path])
+    workloads = pl.read_parquet(tmp_path / "s" / "workloads.parquet").sort("workload")
+    assert workloads["contexts"][0].to_list() == [
+        {
+            "name": "users@openstack",
+            "setup_s": 2.5,
+            "setup_error": None,
+            "cleanup_s": 0.25,
+            "cleanup_error": "NotFound: no such user",
+        }
+    ]
+    assert workloads["contexts"][1].to_list() == []
+    result = CliRunner().invoke(app, ["workloads", "--store", str(tmp_path / "s"), "--workload", "1"])
+    assert "context users@openstack: setup 2.500 s" in result.output
+    assert "NotFound: no such user" in result.output
