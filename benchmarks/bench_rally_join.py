@@ -46,6 +46,23 @@ from bench_parse import (
 
 REPORT_SAMPLE = REPO / "sample_logs" / "rally" / "c07-multi-workload" / "rally-report.json.gz"
 STORE = DATA / "bench-join-store"
+# the join alone, on the iterations table of the plain parse: wall and CPU seconds of each step
+JOIN_CODE = """import json, sys, time
+import polars as pl
+from threadlog.rally_join import join_reports
+from threadlog.rally_report import load_report
+out = {}
+def step(name, work):
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = work()
+    out[name] = [time.perf_counter() - wall, time.process_time() - cpu]
+    return value
+iterations = pl.read_parquet(sys.argv[1] + "/iterations.parquet")
+report = step("read", lambda: load_report(sys.argv[2]))
+result = step("join", lambda: join_reports(iterations, [report], None))
+out["joined"] = result.summary[0]["joined"]
+print(json.dumps(out))
+"""
 PLAIN_STORE = DATA / "bench-join-plain-store"
 
 
@@ -111,6 +128,8 @@ def main() -> None:
         remove_store(STORE),
     )
     measure([plain, joined], args.runs)
+    join_only = Tool("join only", [sys.executable, "-c", JOIN_CODE, str(PLAIN_STORE), str(report)])
+    measure([join_only], args.runs)  # on the store of the last plain parse
     phases = [json.loads(run.stdout)["timings"] for run in joined.runs]
     facts = json.loads(joined.runs[-1].stdout)["rally"][0]
     plain_s = statistics.median(r.seconds for r in plain.runs)
@@ -125,6 +144,11 @@ def main() -> None:
         f"median {statistics.median(p['rally'] for p in phases):.2f} s"
     )
     print(f"joined {facts['joined']:,} of {facts['report_iterations']:,}; unmatched {facts['unmatched']:,}")
+    steps = [json.loads(run.stdout) for run in join_only.runs]
+    for name, what in (("read", "reading the report"), ("join", "joining it (no table writing)")):
+        wall = statistics.median(s[name][0] for s in steps)
+        cpu = statistics.median(s[name][1] for s in steps)
+        print(f"in-process, {what}: median {wall:.2f} s wall, {cpu:.2f} s CPU")
     remove_store(STORE)()
     remove_store(PLAIN_STORE)()
 
