@@ -446,3 +446,51 @@ def test_contexts_setup_and_cleanup_come_from_the_report(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ["workloads", "--store", str(tmp_path / "s"), "--workload", "1"])
     assert "context users@openstack: setup 2.500 s" in result.output
     assert "NotFound: no such user" in result.output
+
+
+def plain_read(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The report through the plain (json module) reader."""
+    from threadlog import rally_report  # noqa: PLC0415
+
+    with gzip.open(path) as handle:
+        doc = json.load(handle)
+    flat = rally_report._Flattener("report")
+    for index, task in enumerate(doc["tasks"]):
+        flat.task(index, task)
+    return (
+        pl.DataFrame(flat.workloads, schema=rally_report.WORKLOAD_SCHEMA),
+        pl.DataFrame(flat.iterations, schema=rally_report.ITERATION_SCHEMA),
+        pl.DataFrame(flat.actions, schema=rally_report.ACTION_SCHEMA),
+    )
+
+
+@pytest.mark.parametrize("case", REPORT_CASES)
+def test_fast_reader_reads_what_the_plain_reader_reads(case: str) -> None:
+    from threadlog.rally_report import load_report  # noqa: PLC0415
+
+    fast = load_report(str(report_path(case)))
+    workloads, iterations, actions = plain_read(report_path(case))
+    assert fast.iterations.equals(iterations)
+    # the same actions, in the same order; seq numbers differ (both order parents first)
+    assert fast.actions.drop("seq", "parent_seq").equals(actions.drop("seq", "parent_seq"))
+    assert fast.workloads.drop("scenario", "runner").equals(workloads.drop("scenario", "runner"))
+
+
+def test_actions_nested_deeper_than_the_fast_reader_are_all_kept(tmp_path: Path) -> None:
+    from threadlog.rally_report import load_report  # noqa: PLC0415
+
+    with gzip.open(report_path("c07-multi-workload")) as handle:
+        doc = json.load(handle)
+    it = doc["tasks"][0]["subtasks"][0]["workloads"][0]["data"][0]
+    start, end = it["atomic_actions"][0]["started_at"], it["atomic_actions"][0]["finished_at"]
+    chain = {"name": "level6", "children": [], "started_at": start, "finished_at": end}
+    for depth in range(5, -1, -1):
+        chain = {"name": f"level{depth}", "children": [chain], "started_at": start, "finished_at": end}
+    it["atomic_actions"] = [chain]
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(doc))
+    report = load_report(str(path))
+    deep = report.actions.filter((pl.col("workload") == 1) & (pl.col("row") == 0))
+    assert deep["name"].to_list() == [f"level{d}" for d in range(7)]
+    assert deep["depth"].to_list() == list(range(7))
+    assert deep["parent"].to_list() == [None, *[f"level{d}" for d in range(6)]]

@@ -87,7 +87,14 @@ class RallyReport:
 
 def load_report(path: str) -> RallyReport:
     """Read and flatten a report, or raise a `ThreadlogError` saying what is wrong with it."""
-    document = _read_json(path)
+    raw = _read_bytes(path)
+    from threadlog.rally_report_fast import read_report_fast  # noqa: PLC0415 (it imports this module)
+
+    fast = read_report_fast(raw)
+    if fast is not None:
+        uuids, workloads, iterations, actions = fast
+        return RallyReport(path, "report", uuids, workloads, iterations, actions)
+    document = _parse_json(path, raw)
     if isinstance(document, dict) and isinstance(document.get("tasks"), list):
         shape, tasks = "report", document["tasks"]
     elif isinstance(document, list) and all(isinstance(w, dict) and "key" in w and "result" in w for w in document):
@@ -118,17 +125,22 @@ def load_report(path: str) -> RallyReport:
     )
 
 
-def _read_json(path: str) -> Any:
+def _read_bytes(path: str) -> bytes:
     opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(path).suffix, open)
     try:
         with opener(path, "rb") as handle:
-            return json.loads(handle.read())
+            return handle.read()
     except FileNotFoundError:
         raise ThreadlogError(f"{path}: no such file; name a Rally report (`rally task report --json`)") from None
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise ThreadlogError(
             f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc}); is it complete?"
         ) from None
+
+
+def _parse_json(path: str, raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ThreadlogError(
             f"{path}: invalid or truncated JSON ({str(exc).splitlines()[0]}); give a complete Rally report"
