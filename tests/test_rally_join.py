@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from threadlog.cli import app
 from threadlog.errors import ThreadlogError
 from threadlog.ingest import IngestOptions, ingest
-from threadlog.rally_join import parse_offset
+from threadlog.rally_join import describe_join, parse_offset
 from threadlog.workloads import statistics
 
 from .conftest import RALLY
@@ -147,7 +147,12 @@ def test_report_joins_a_log_in_another_time_zone(case: str, tmp_path: Path) -> N
     parse_with_report(log, tmp_path / "s2", [report_path(case)], utc_offset=parse_offset("+05:30"))
     check_complete(case, tmp_path / "s2", timedelta(hours=5, minutes=30))
     wrong = parse_with_report(log, tmp_path / "s3", [report_path(case)], utc_offset=parse_offset("-02:00"))
-    assert wrong["rally"][0]["joined"] == 0
+    facts = wrong["rally"][0]
+    assert facts["joined"] == 0
+    assert facts["unmatched"] == facts["report_iterations"]
+    assert facts["unmatched_reasons"] == {"no log iteration of its workload spans its time": facts["unmatched"]}
+    its = pl.read_parquet(tmp_path / "s3" / "iterations.parquet")
+    assert its["rally_start"].null_count() == its.height
 
 
 def test_older_results_shape_joins_by_time_with_durations_only(tmp_path: Path) -> None:
@@ -494,3 +499,26 @@ def test_actions_nested_deeper_than_the_fast_reader_are_all_kept(tmp_path: Path)
     assert deep["name"].to_list() == [f"level{d}" for d in range(7)]
     assert deep["depth"].to_list() == list(range(7))
     assert deep["parent"].to_list() == [None, *[f"level{d}" for d in range(6)]]
+
+
+def test_a_status_that_disagrees_leaves_the_iteration_unjoined_and_says_why(tmp_path: Path) -> None:
+    with gzip.open(report_path("c07-multi-workload")) as handle:
+        doc = json.load(handle)
+    data = doc["tasks"][0]["subtasks"][0]["workloads"][0]["data"]
+    ok = next(it for it in data if not it["error"])
+    ok["error"] = ["Injected", "not what the log says", ""]
+    path = tmp_path / "flipped.json"
+    path.write_text(json.dumps(doc))
+    log = str(RALLY / "c07-multi-workload" / "input-thread.log.gz")
+    result = CliRunner().invoke(
+        app,
+        ["parse", "--json", "--store", str(tmp_path / "s"), log, "--rally-report", str(path), "--utc-offset", "+00:00"],
+    )
+    assert result.exit_code == 0, result.output
+    (facts,) = json.loads(result.stdout)["rally"]
+    line = describe_join(facts)
+    assert "UTC offset +00:00 (given)" in line
+    assert line.endswith("; 1 found no partner: 1 only log iterations of another status span its time")
+    its = pl.read_parquet(tmp_path / "s" / "iterations.parquet")
+    assert its["rally_start"].is_not_null().sum() == its.height - 1
+    assert its.filter(pl.col("rally_error") == "Injected: not what the log says").height == 0
