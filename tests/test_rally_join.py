@@ -375,6 +375,9 @@ def test_timeline_shows_atomic_actions_between_start_and_end(joined_store: Path,
     assert written.filter(pl.col("kind") == "action_start").height == actions.height
     assert written.filter(pl.col("kind") == "action_end").height == actions.height
     assert written.filter(pl.col("kind") == "record")["message"].str.contains("ITER: 3").sum() == 2
+    # the actions' starts and ends are listed in the order Rally timed them
+    events = written.filter(pl.col("kind") != "record")["ts"]
+    assert events.is_sorted()
 
 
 def test_iterations_sorts_by_rally_duration_with_slowest_action(joined_store: Path) -> None:

@@ -82,6 +82,7 @@ def timeline_with_actions(store: Store, it: dict[str, object], records: pl.DataF
     place = np.where(
         is_start, np.searchsorted(seen_np, ms, side="left"), np.searchsorted(seen_np, ms, side="right")
     ).clip(first, last)
+    place = np.maximum.accumulate(place)  # events in time order stay in it (an action ends before the next starts)
     events = events.with_columns(
         _at=pl.Series(place, dtype=pl.Float64) - 0.5 + pl.int_range(pl.len()) / (2 * max(events.height, 1)),
         offset_s=(pl.col("ts") - pl.lit(it["start_ts"])).dt.total_microseconds() / 1e6,
