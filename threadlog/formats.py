@@ -11,8 +11,11 @@ Grammar (one rule per style)::
     brace    := ( "{{" | "}}" | "{" name ("!" conv)? (":" spec)? "}" | text )*
     dollar   := ( "$$" | "${" name "}" | "$" identifier | text )*
 
-oslo.log's context bracket ``[%(request_id)s %(user_identity)s]`` is also accepted in its
-no-context form ``[-]``: oslo writes that whenever a record has no request context.
+oslo.log's context brackets (``[%(request_id)s %(user_identity)s]``, or any bracket of
+request-context fields) are also accepted in their no-context form ``[-]``, which oslo writes
+whenever a record has no request context; a literal ``[-]`` (oslo's default format) also
+reads a context bracket, kept whole as ``context``. Without a datefmt, ``%(asctime)s`` is
+logging's default ``%Y-%m-%d %H:%M:%S,mmm``, or ``%Y-%m-%d %H:%M:%S`` before ``.%(msecs)03d``.
 """
 
 from __future__ import annotations
@@ -338,7 +341,9 @@ class LinePattern:
 def _value_pattern(f: Field, datefmt: str | None) -> str:
     if f.name == "asctime":
         if datefmt is None:
-            return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<asctime_ms>\d{3})"
+            # logging writes ",mmm"; a "." there (oslo's way) is read too, so that a format
+            # written without its ".%(msecs)03d" still reads an oslo log
+            return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[,.](?P<asctime_ms>\d{3})"
         return f"(?P<asctime>{strftime_regex(datefmt)})"
     conv = f.conversion
     if f.grouping and (conv in ("d", "n") or (conv is None and f.name in INTS)):
@@ -370,13 +375,76 @@ def _padded(f: Field, pattern: str) -> str:
     return pad + pattern + pad
 
 
-_OSLO_BRACKET = re.compile(r"\[(?=[^\]]*%\(request_id\)s)[^\]]*\]")
+# The attributes a LogRecord has of itself (and oslo's own per-record fields); any other
+# field is a request-context value, which oslo writes only when a record has a context.
+RECORD_ATTRIBUTES = {
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
+    "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread",
+    "threadName", "processName", "process", "taskName", "message", "asctime", "instance", "exc_level",
+    "color",
+}  # fmt: skip
+_BRACKET_TEXT = re.compile(r"\[([^\[\]]*)\]")
+# logging's asctime without --datefmt, when the format itself adds ".%(msecs)03d" after it
+SECONDS_DATEFMT = "%Y-%m-%d %H:%M:%S"
+
+
+def is_context_bracket(fields: list[str]) -> bool:
+    """Whether a ``[...]`` holding these fields is oslo's request context, which oslo writes as
+    ``[-]`` on records without one (its logging_default_format_string)."""
+    return bool(fields) and not set(fields) & RECORD_ATTRIBUTES
 
 
 def without_context(fmt: str) -> str:
-    """oslo's no-context form of a context format (its request bracket written ``[-]``),
+    """oslo's no-context form of a context format (each context bracket written ``[-]``),
     which the context format's pattern already reads."""
-    return _OSLO_BRACKET.sub("[-]", fmt)
+
+    def plain(m: re.Match[str]) -> str:
+        return "[-]" if is_context_bracket(re.findall(r"%\((\w+)\)", m[1])) else m[0]
+
+    return _BRACKET_TEXT.sub(plain, fmt)
+
+
+def _split_brackets(tokens: list[Token]) -> list[Token]:
+    """Literals cut so that every ``[`` and ``]`` is a literal of its own."""
+    out: list[Token] = []
+    for tok in tokens:
+        if isinstance(tok, Literal):
+            out.extend(Literal(piece) for piece in re.split(r"([\[\]])", tok.text) if piece)
+        else:
+            out.append(tok)
+    return out
+
+
+def _context_brackets(tokens: list[Token]) -> list[tuple[int, int]]:
+    """(open, close) token indices of the brackets that hold only request-context fields."""
+    found, start = [], None
+    for i, tok in enumerate(tokens):
+        if tok == Literal("["):
+            start = i
+        elif tok == Literal("]") and start is not None:
+            inside = tokens[start + 1 : i]
+            names = [t.name for t in inside if isinstance(t, Field)]
+            if is_context_bracket(names) or inside == [Literal("-")]:
+                found.append((start, i))
+            start = None
+    return found
+
+
+def _asctime_datefmt(tokens: list[Token], i: int, datefmt: str | None) -> str | None:
+    """The strftime format of the asctime at `tokens[i]`: the given one; else, before
+    ``.%(msecs)03d``, logging's default without its milliseconds (as oslo writes it)."""
+    if datefmt is not None:
+        return datefmt
+    after = tokens[i + 1 : i + 3]
+    if (
+        len(after) == 2
+        and isinstance(after[0], Literal)
+        and after[0].text in (".", ",")
+        and isinstance(after[1], Field)
+        and after[1].name == "msecs"
+    ):
+        return SECONDS_DATEFMT
+    return None
 
 
 def compile_format(
@@ -394,18 +462,31 @@ def compile_format(
     """
     if exception_prefix:
         fmt = fmt + {"%": "%(message)s", "{": "{message}", "$": "${message}"}[style]
-    tokens = parse_format(fmt, style)
+    tokens = _split_brackets(parse_format(fmt, style))
+    brackets = _context_brackets(tokens)
+    opens = {start for start, _ in brackets}
+    closes = {end for _, end in brackets}
     groups: dict[str, str] = {}
     bases: dict[str, int] = {}
     grouped: dict[str, str] = {}
     parts: list[str] = []
-    bracket = None
-    if style == "%":
-        bracket = _OSLO_BRACKET.search(fmt)
+    skip = -1
     for i, tok in enumerate(tokens):
         if isinstance(tok, Literal):
-            parts.append(regex_escape(tok.text))
+            # a context bracket also reads its no-context form "[-]", and oslo's no-context
+            # "[-]" (its default format) also reads a context, kept whole in `context`
+            text = regex_escape(tok.text)
+            if i in opens and tokens[i + 1] == Literal("-") and "context" not in groups:
+                groups["context"] = "context"
+                parts.append(r"\[(?:-|(?P<context>[^\]]*))\]")
+                skip = i + 2
+            elif i <= skip:
+                continue
+            else:
+                parts.append(text + "(?:-|" if i in opens else ")" + text if i in closes else text)
             continue
+        if tok.name == "asctime":
+            datefmt = _asctime_datefmt(tokens, i, datefmt)
         pattern = _value_pattern(tok, datefmt)
         if tok.name == "message" and i == len(tokens) - 1 and not debug_suffix:
             pattern = r".*"
@@ -432,8 +513,6 @@ def compile_format(
             capture = f"'{capture}'"  # repr() of a string: the value, in single quotes
         parts.append(_padded(tok, capture))
     regex = "".join(parts)
-    if bracket is not None:
-        regex = _bracket_alternative(regex)
     suffix_groups: tuple[str, ...] = ()
     if debug_suffix:
         suffix = compile_format(debug_suffix.rstrip(), style)
@@ -488,21 +567,3 @@ def _fast_variant(regex: str) -> tuple[str, tuple[str, ...]]:
         fast = fast[:suffix_at] + "(?P<message>.*)$"
         steps.append("suffix")
     return fast, tuple(steps)
-
-
-def _bracket_alternative(regex: str) -> str:
-    """Let oslo's ``[request_id user_identity]`` bracket also match its no-context ``[-]``."""
-    start = regex.find(r"\[(?P<request_id>")
-    if start < 0:
-        return regex
-    depth, j = 0, start + 2
-    while j < len(regex):  # find the escaped closing bracket at depth 0
-        if regex.startswith(r"\]", j) and depth == 0:
-            break
-        if regex[j] == "\\":
-            j += 2
-            continue
-        depth += {"(": 1, ")": -1}.get(regex[j], 0)
-        j += 1
-    inner = regex[start + 2 : j]
-    return regex[:start] + r"\[(?:-|" + inner + r")\]" + regex[j + 2 :]
