@@ -276,13 +276,14 @@ def test_50mb_line_is_one_record(tmp_path: Path, tail: str) -> None:
 
 
 def test_50mb_line_without_header_is_one_unparsed_record(tmp_path: Path) -> None:
-    """A 50 MB line that matches no format (explicit --format) is one unparsed record."""
+    """A 50 MB line that matches no format (explicit --format, --allow-unparsed) is one unparsed record."""
     log = tmp_path / "blob.log"
     with log.open("wb") as fh:
         fh.write(b"y" * LONG)
         fh.write(b"\n")
     store = tmp_path / "store"
-    summary = parse_json(log, "--store", store, "--format", FULL_FORMAT)
+    assert_clean_error(run("parse", log, "--store", store, "--format", FULL_FORMAT), "only 0 of 1 lines")
+    summary = parse_json(log, "--store", store, "--format", FULL_FORMAT, "--allow-unparsed")
     records = assert_complete_store(store, summary)
     assert (summary["lines"], summary["records"], summary["unparsed_lines"]) == (1, 1, 1)
     assert len(records["message"][0]) == LONG
@@ -458,10 +459,12 @@ def test_interleaved_processes_with_clock_steps(tmp_path: Path) -> None:
 
 
 def test_only_continuation_lines_are_all_unparsed(tmp_path: Path) -> None:
-    """With an explicit --format, a log of indented lines only is all unparsed records, exit 0."""
+    """With an explicit --format and --allow-unparsed, a log of indented lines only is all unparsed records."""
     data = b"".join(b"   continuation %d\n\tmore %d\n" % (i, i) for i in range(100))
     store = tmp_path / "store"
-    summary = parse_json(write(tmp_path / "cont.log", data), "--store", store, "--format", FULL_FORMAT)
+    log = write(tmp_path / "cont.log", data)
+    assert_clean_error(run("parse", log, "--store", store, "--format", FULL_FORMAT), "only 0 of 200 lines")
+    summary = parse_json(log, "--store", store, "--format", FULL_FORMAT, "--allow-unparsed")
     assert_complete_store(store, summary)
     assert (summary["lines"], summary["unparsed_lines"], summary["lines_in_records"]) == (200, 200, 0)
     assert summary["iterations"]["total"] == 0

@@ -55,7 +55,9 @@ class _Commands(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except ThreadlogError as exc:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True)
+            # the message names files and formats: "[old]" in it is text, not markup
+            message = f"[bold red]error:[/] {escape(str(exc))}"
+            Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
         except KeyboardInterrupt:
             Console(stderr=True, highlight=False).print("interrupted; the previous store is unchanged")
@@ -106,7 +108,9 @@ def _err() -> Console:
 def parse(
     logs: Annotated[
         list[str],
-        typer.Argument(help="Log files in order (rotated sets: oldest first); .gz, .bz2 and .xz too; - for stdin."),
+        typer.Argument(
+            help="Log files (read oldest first, by each file's first time); .gz, .bz2 and .xz too; - for stdin."
+        ),
     ],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="The program's logging format string.")] = None,
     style: Annotated[str, typer.Option("--style", help="Format style: % { or $.")] = "%",
@@ -162,6 +166,10 @@ def parse(
         str | None,
         typer.Option("--utc-offset", help="The log's offset from UTC, e.g. +02:00 [default: inferred]."),
     ] = None,
+    allow_unparsed: Annotated[
+        bool,
+        typer.Option("--allow-unparsed", help="Store the parse even if most lines fit no format (refused otherwise)."),
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Parse logs into the store and print a summary.
@@ -198,6 +206,7 @@ def parse(
         reconstruct=None if records_only else ReconstructOptions(gap=gap, pid_gap=pid_gap or None),
         rally_reports=rally_report or [],
         utc_offset=None if utc_offset is None else parse_offset(utc_offset),
+        allow_unparsed=allow_unparsed,
     )
     err = _err()
     live = err.is_terminal and not as_json
@@ -206,6 +215,10 @@ def parse(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         err.print(_summary_table(summary))
+    for note in summary.get("notes", []):
+        err.print(f"note: {escape(note)}", soft_wrap=True)
+    for warning in summary.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 @app.command()
@@ -268,7 +281,7 @@ def _summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
     rows += [("rally report", describe_join(facts)) for facts in s.get("rally") or []]
     rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
     for k, v in rows:
-        table.add_row(k, str(v))
+        table.add_row(k, escape(str(v)))
     return table
 
 
@@ -302,7 +315,7 @@ def _reading(store: str | None) -> Iterator[Store]:
     changed = opened.stale_sources()
     if changed:
         _err().print(
-            f"[yellow]warning:[/] changed since parsed: {', '.join(changed)}; "
+            f"[yellow]warning:[/] changed since parsed: {escape(', '.join(changed))}; "
             "run `threadlog parse` again for current results",
             soft_wrap=True,
         )
@@ -604,7 +617,7 @@ def timeline(
 def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
     write_frame(records.drop("parsed"), out, format_of(out, to), force)
     if out is not None:
-        _err().print(f"wrote {records.height:,} records to {out}")
+        _err().print(f"wrote {records.height:,} records to {escape(str(out))}")
 
 
 def _print_thread_timeline(row: dict[str, Any], records: pl.DataFrame) -> None:
@@ -721,7 +734,7 @@ def export(
     with _reading(store) as opened:
         if what == "trace":
             n = write_trace(opened, out, force)
-            _err().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
+            _err().print(f"wrote {n:,} trace events to {escape(str(out))}; open it in https://ui.perfetto.dev")
             return
         tables = {"records": "records", "threads": "threads", "iterations": "iterations",
                   "atomic-actions": "atomic_actions", "workloads": "workloads"}  # fmt: skip
@@ -739,7 +752,7 @@ def export(
             frame = flat_for_csv(frame)
         write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
         rows = frame.select(pl.len()).collect().item()
-        _err().print(f"wrote {rows:,} {what} rows to {out}")
+        _err().print(f"wrote {rows:,} {what} rows to {escape(str(out))}")
 
 
 def main() -> None:
