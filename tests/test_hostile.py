@@ -9,6 +9,7 @@ reason names the bug.
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import errno
 import functools
@@ -37,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from tests.conftest import RALLY, assert_clean_error, assert_ok, rally_log
+from tests.conftest import BLOG_FORMAT, BLOG_PREFIX, RALLY, assert_clean_error, assert_ok, rally_log
 from threadlog.cli import app
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import grammar_from_format
@@ -970,6 +971,75 @@ FUZZ_FORMATS = [
     FULL_FORMAT,
     "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [%(request_id)s] %(message)s",
 ]
+OSLO_PASTED = "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [-] %(instance)s%(message)s"
+OSLO_CONF = """\
+[DEFAULT]
+logging_context_format_string = %(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s \
+[%(user_identity)s %(request_id)s] %(instance)s%(message)s
+logging_default_format_string = %(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s \
+[-] %(instance)s%(message)s
+logging_exception_prefix = %(asctime)s.%(msecs)03d %(process)d ERROR %(name)s %(instance)s
+"""
+
+
+@functools.cache
+def _fuzz_home() -> Path:
+    """A folder for the whole run: a good store that each example starts from, and a rally.conf."""
+    home = Path(tempfile.mkdtemp(prefix="threadlog-fuzz-home-"))
+    atexit.register(shutil.rmtree, home, True)
+    (home / "rally.conf").write_text(OSLO_CONF)
+    log = write(home / "good.log", b"\n".join(lines_of(C05)[:60]) + b"\n")
+    ingest([str(log)], IngestOptions(store=str(home / "good")))
+    return home
+
+
+def fuzz_option_sets() -> list[list[str]]:
+    """Detection, each explicit format (with and without an exception prefix), and rally.confs."""
+    return [
+        [],
+        *(["--format", fmt] for fmt in FUZZ_FORMATS),
+        ["--format", OSLO_PASTED, "--exception-prefix", "%(asctime)s.%(msecs)03d %(process)d ERROR %(name)s "],
+        ["--format", BLOG_FORMAT, "--exception-prefix", BLOG_PREFIX],
+        ["--rally-conf", str(_fuzz_home() / "rally.conf")],
+        ["--rally-conf", str(RALLY / "c04-failures" / "rally.conf")],
+    ]
+
+
+def check_parse(data: bytes, options: list[str]) -> None:
+    """Parse `data` over a good store: a clean refusal (one line, non-zero exit, the store
+    untouched, nothing left beside it) or a complete store with every line accounted for."""
+    with tempfile.TemporaryDirectory(prefix="threadlog-fuzz-") as tmp:
+        log = write(Path(tmp) / "fuzz.log", data)
+        store = Path(tmp) / "s"
+        shutil.copytree(_fuzz_home() / "good", store)
+        before = snapshot(store)
+        result = run("parse", "--json", log, "--store", store, *options)
+        if result.exit_code != 0:
+            assert_clean_error(result)
+            assert snapshot(store) == before
+        else:
+            assert "Traceback" not in result.stderr
+            summary = json.loads(result.stdout)
+            assert_counts(summary)
+            assert summary["lines"] == true_line_count(data)
+            assert_complete_store(store, summary)
+        assert sorted(os.listdir(tmp)) == ["fuzz.log", "s"]  # nothing half-written beside it
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hostile_logs(), fmt=st.sampled_from(FUZZ_FORMATS))
+def test_fuzz_ingest(data: bytes, fmt: str) -> None:
+    """Any bytes, with a detected or an explicit format, parse with every line counted once or raise ThreadlogError."""
+    check_ingest(data, None)
+    check_ingest(data, fmt)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hostile_logs(), which=st.integers(0, 6))
+def test_fuzz_parse_over_a_store(data: bytes, which: int) -> None:
+    """Any bytes, with every kind of format option, over a good store: refused cleanly with the
+    store untouched, or parsed with every line accounted for."""
+    check_parse(data, fuzz_option_sets()[which])
 
 
 def check_ingest(data: bytes, fmt: str | None) -> None:
@@ -991,14 +1061,6 @@ def check_ingest(data: bytes, fmt: str | None) -> None:
         records = pl.read_parquet(Path(tmp) / "s" / "records.parquet")
         assert records.height == summary["records"]
         assert sorted(os.listdir(tmp)) == ["fuzz.log", "s"]
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=hostile_logs(), fmt=st.sampled_from(FUZZ_FORMATS))
-def test_fuzz_ingest(data: bytes, fmt: str) -> None:
-    """Any bytes, with a detected or an explicit format, parse with every line counted once or raise ThreadlogError."""
-    check_ingest(data, None)
-    check_ingest(data, fmt)
 
 
 def test_stdin_and_file_agree_on_hostile_bytes(tmp_path: Path) -> None:
