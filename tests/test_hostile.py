@@ -1063,6 +1063,15 @@ def check_ingest(data: bytes, fmt: str | None) -> None:
         assert sorted(os.listdir(tmp)) == ["fuzz.log", "s"]
 
 
+@pytest.mark.parametrize("tail", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\n", b"\xef\xbb\xbf\r\n\n"])
+def test_last_line_a_lone_byte_order_mark(tail: bytes) -> None:
+    """A chunk that is only a byte-order mark (the CSV reader drops it and sees no data) is still a line."""
+    data = lines_of(C05)[0] + b"\n" + tail
+    check_ingest(data, None)
+    check_ingest(data, FULL_FORMAT)
+    check_ingest(tail, FULL_FORMAT)
+
+
 def test_stdin_and_file_agree_on_hostile_bytes(tmp_path: Path) -> None:
     """The same bytes with CRLF, NUL, a lone CR and invalid UTF-8 count alike from stdin and from a file."""
     lines = list(lines_of(C05)[:100])
