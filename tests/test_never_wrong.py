@@ -214,6 +214,18 @@ def test_no_known_format_suggestion_works_when_pasted(tmp_path: Path) -> None:
     assert oslo["first_ts"].startswith("2026-11-25 23:40:44.235")
 
 
+def test_asctime_then_msecs_reads_what_logging_writes(tmp_path: Path) -> None:
+    """Python's logging without a datefmt writes ",mmm" into asctime even before .%(msecs)03d:
+    both that and oslo's form parse, with the time of each record."""
+    log = tmp_path / "app.log"
+    fmt = "%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s %(message)s"
+    kept = _logging_log(log, fmt)
+    summary = parse_json(log, "--store", tmp_path / "s", "--format", fmt)
+    assert (summary["records"], summary["unparsed_lines"]) == (len(kept), 0)
+    rec = pl.read_parquet(tmp_path / "s" / "records.parquet")
+    assert [t.microsecond // 1000 for t in rec["ts"]] == [int(r.msecs) for r in kept]
+
+
 def test_wrong_format_suggestion_paths_are_one_line(tmp_path: Path) -> None:
     """The refusal's hint without a fitting preset names --format and --rally-conf."""
     log = tmp_path / "noise.log"

@@ -481,9 +481,13 @@ def compile_format(
     def value(i: int, tok: Field) -> Value:
         """The field's segment; registers its group (a repeated field is matched, not captured)."""
         nonlocal datefmt
+        given = datefmt
         if tok.name == "asctime":
             datefmt = _asctime_datefmt(tokens, i, datefmt)
         pattern = _value_pattern(tok, datefmt)
+        if tok.name == "asctime" and given is None and datefmt is not None:
+            # logging itself, without a datefmt, still writes ",mmm" (which msecs repeats)
+            pattern += r"(?:,\d{3})?"
         natural = pattern == NATURAL.get(tok.name)
         if tok.name == "message" and i == len(tokens) - 1 and not debug_suffix:
             pattern = r".*"
