@@ -141,9 +141,8 @@ def _log_id(path: Path | None) -> str:
 
 @pytest.mark.parametrize(
     ("log", "lines"),
-    [(log, HEAD_LINES) for log in [*_logs(), None]]
-    + [pytest.param(log, None, marks=pytest.mark.slow) for log in _logs()],
-    ids=lambda v: _log_id(v) if isinstance(v, Path | None) else f"{v or 'all'} lines",
+    [pytest.param(log, HEAD_LINES, id=f"{_log_id(log)}-head") for log in [*_logs(), None]]
+    + [pytest.param(log, None, marks=pytest.mark.slow, id=f"{_log_id(log)}-whole") for log in _logs()],
 )
 def test_quick_path_equals_full_regex(log: Path | None, lines: int | None) -> None:
     """For every format, the quick path's rows equal the full regex's on the log's lines."""
