@@ -338,21 +338,23 @@ def _conf(folder: Path, context_bracket: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("bracket", "context_line", "fields"),
+    ("bracket", "context_line", "fields", "no_context"),
     [
-        ("[%(user_identity)s %(request_id)s]", "[admin demo - - - req-1]", {"request_id": "req-1"}),
-        ("[%(request_id)s %(user_identity)s]", "[req-1 admin demo - - -]", {"request_id": "req-1"}),
+        ("[%(user_identity)s %(request_id)s]", "[admin demo - - - req-1]", {"request_id": "req-1"}, None),
+        ("[%(request_id)s %(user_identity)s]", "[req-1 admin demo - - -]", {"request_id": "req-1"}, None),
         (
             "[%(global_request_id)s %(request_id)s %(user_identity)s]",
             "[req-g req-1 admin demo - - -]",
             {"request_id": "req-1", "global_request_id": "req-g"},
+            None,
         ),
-        ("[%(request_id)s]", "[req-1]", {"request_id": "req-1"}),
-        ("[%(user_identity)s]", "[admin demo - - -]", {"user_identity": "admin demo - - -"}),
+        # a lone field can hold "-" itself: it keeps the text
+        ("[%(request_id)s]", "[req-1]", {"request_id": "req-1"}, "-"),
+        ("[%(user_identity)s]", "[admin demo - - -]", {"user_identity": "admin demo - - -"}, "-"),
     ],
 )
 def test_rally_conf_context_brackets_read_both_forms(
-    tmp_path: Path, bracket: str, context_line: str, fields: dict[str, str]
+    tmp_path: Path, bracket: str, context_line: str, fields: dict[str, str], no_context: str | None
 ) -> None:
     """Every context bracket a rally.conf can hold reads lines with a context and oslo's "[-]"."""
     log = tmp_path / "rally.log"
@@ -363,7 +365,7 @@ def test_rally_conf_context_brackets_read_both_forms(
     rec = pl.read_parquet(tmp_path / "s" / "records.parquet")
     assert rec["message"].to_list() == ["line 1", "line 2", "line 3"]
     for column, value in fields.items():
-        assert rec[column].to_list() == [value, None, value]
+        assert rec[column].to_list() == [value, no_context, value]
 
 
 def test_default_format_reads_context_lines(tmp_path: Path) -> None:

@@ -14,9 +14,11 @@ Grammar (one rule per style)::
 
 oslo.log's context brackets (``[%(request_id)s %(user_identity)s]``, or any bracket of
 request-context fields) are also accepted in their no-context form ``[-]``, which oslo writes
-whenever a record has no request context; a literal ``[-]`` (oslo's default format) also
+whenever a record has no request context (its fields are null then, unless a lone field can
+read "-" itself); a literal ``[-]`` (oslo's default format) also
 reads a context bracket, kept whole as ``context``. Without a datefmt, ``%(asctime)s`` is
-logging's default ``%Y-%m-%d %H:%M:%S,mmm``, or ``%Y-%m-%d %H:%M:%S`` before ``.%(msecs)03d``.
+logging's default ``%Y-%m-%d %H:%M:%S,mmm``, or before ``.%(msecs)03d`` ``%Y-%m-%d %H:%M:%S``
+(oslo's way; logging's own ``,mmm`` there is read too).
 """
 
 from __future__ import annotations

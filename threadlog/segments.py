@@ -127,7 +127,8 @@ def render_full(segments: tuple[Segment, ...] | list[Segment]) -> str:
         elif isinstance(seg, Value):
             out.append(seg.render())
         elif isinstance(seg, ContextBracket):
-            out.append(r"\[(?:-|" + render_full(seg.inner) + r")\]")
+            # the fields first: a context field that holds "-" keeps it; "[-]" alone when they cannot
+            out.append(r"\[(?:" + render_full(seg.inner) + r"|-)\]")
         elif isinstance(seg, NoContext):
             out.append(r"\[(?:-|(?P<context>" + ANY_CONTEXT + r"))\]")
         else:
@@ -164,7 +165,7 @@ def _render_fast(segments: list[Segment], steps: set[FastStep]) -> str:
             steps.add(FastStep.CONTEXT)
             out.append(r"\[(?P<oslo_context>" + ANY_CONTEXT + r")\]")
         elif isinstance(seg, ContextBracket):
-            out.append(r"\[(?:-|" + _render_fast(list(seg.inner), steps) + r")\]")
+            out.append(r"\[(?:" + _render_fast(list(seg.inner), steps) + r"|-)\]")
         elif isinstance(seg, DebugSuffix):
             out.append(f"(?P<debug_suffix>{_render_fast(list(seg.segments), steps)})?")
         else:
