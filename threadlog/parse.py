@@ -160,6 +160,8 @@ class RecordBuilder:
         for name in ("pid", "level"):  # the anchoring steps read these even if the format lacks them
             if name not in fields.columns:
                 fields = fields.with_columns(pl.lit(None, dtype=self.schema[name]).alias(name))
+        if "message" not in fields.columns:  # a format without %(message)s: its records' text is empty
+            fields = fields.with_columns(message=pl.lit("", dtype=pl.String))
         out = out.hstack(fields.select([c for c in fields.columns if c not in out.columns]))
         exc_pid = pl.repeat(None, lines.height, dtype=pl.Int64, eager=True).alias("exc_pid")
         exc_text = pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("exc_text")
