@@ -137,6 +137,23 @@ def test_more_than_half_unparsed_is_refused_at_the_boundary(tmp_path: Path) -> N
             assert_ok(result)
 
 
+def test_refusal_names_the_format_given(tmp_path: Path) -> None:
+    """The refusal says which format did not fit: the --format given, a rally.conf's, a preset."""
+    line = assert_clean_error(run("parse", C07, "--store", tmp_path / "s", "--format", "%(levelname)s: %(message)s"))
+    assert "fit the --format given" in line
+
+
+def test_format_without_message_parses(tmp_path: Path) -> None:
+    """A format with no %(message)s (logging allows it) gives records with empty text, and
+    continuation lines still join them."""
+    log = tmp_path / "stamps.log"
+    log.write_text("2026-11-25 23:40:44,235\n  more\n2026-11-25 23:40:45,235\n")
+    summary = parse_json(log, "--store", tmp_path / "s", "--format", "%(asctime)s")
+    assert (summary["records"], summary["unparsed_lines"], summary["multiline_records"]) == (2, 0, 1)
+    rec = pl.read_parquet(tmp_path / "s" / "records.parquet")
+    assert rec["message"].to_list() == ["\n  more", ""]
+
+
 # -- 2. oslo format strings pasted without --datefmt ------------------------------------------
 
 

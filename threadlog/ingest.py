@@ -239,7 +239,9 @@ def _refuse_mostly_unparsed(stats: Any, grammars: dict[str, LineGrammar]) -> Non
     if unparsed * 2 <= stats.lines or stats.first_unparsed is None:
         return
     source, line, text = stats.first_unparsed
-    used = {g.name for g in grammars.values()}
+    used = sorted({g.name for g in grammars.values()})
+    named = {"--format": "the --format given", "rally.conf": "the rally.conf's formats"}
+    described = " and ".join(named.get(name, f"the format {name}") for name in used)
     shown = text if len(text) <= 100 else text[:100] + "..."
     fits = fitting_preset(text)
     if fits is not None and fits not in used:
@@ -247,7 +249,7 @@ def _refuse_mostly_unparsed(stats: Any, grammars: dict[str, LineGrammar]) -> Non
     else:
         hint = "give the program's logging format with --format, or its rally.conf with --rally-conf"
     raise ThreadlogError(
-        f"only {stats.lines_in_records:,} of {stats.lines:,} lines fit the format {' and '.join(sorted(used))}; "
+        f"only {stats.lines_in_records:,} of {stats.lines:,} lines fit {described}; "
         f"the first that does not, {source}:{line}, is {shown!r}; {hint} "
         "(or --allow-unparsed to store the parse anyway); the previous store is unchanged"
     )
