@@ -19,7 +19,7 @@ import polars as pl
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
-from threadlog.parse import RecordBuilder, detect_grammars, fitting_preset, iter_records
+from threadlog.parse import ParseStats, RecordBuilder, detect_grammars, fitting_preset, iter_records
 from threadlog.rally_report import load_report
 from threadlog.rally_tables import write_rally_tables
 from threadlog.reader import CHUNK_BYTES, Source, contains, open_source, own_strings
@@ -232,7 +232,7 @@ def _write_store(
     return summary
 
 
-def _refuse_mostly_unparsed(stats: Any, grammars: dict[str, LineGrammar]) -> None:
+def _refuse_mostly_unparsed(stats: ParseStats, grammars: dict[str, LineGrammar]) -> None:
     """A parse that leaves most lines unparsed had the wrong format: refuse it, say how
     much fitted, show the first line that did not, and the preset that reads it if one does."""
     unparsed = stats.lines - stats.lines_in_records
