@@ -23,12 +23,14 @@ from rich.table import Table
 
 from threadlog import __version__
 from threadlog.errors import ExitCode, ThreadlogError
-from threadlog.export import format_of, write_frame, write_trace
+from threadlog.export import format_of, write_frame
 from threadlog.markers import Markers
 from threadlog.rally_join import describe_join
 from threadlog.rally_views import flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
+from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
+from threadlog.trace import TraceFilter, parse_time, write_trace
 from threadlog.views import (
     IterationTimeline,
     iteration_stats,
@@ -707,13 +709,24 @@ def _print_context(con: Console, view: IterationTimeline) -> None:
 @app.command()
 def export(
     what: Annotated[str, typer.Argument(help="records, threads, iterations, atomic-actions, workloads or trace.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output file: .csv or .parquet (.json for trace).")],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Output file: .csv or .parquet (.json or .json.gz for trace).")
+    ],
     task: Annotated[str | None, typer.Option("--task", help="Only this task (uuid prefix).")] = None,
     workload: Annotated[int | None, typer.Option("--workload", help="Only this workload.")] = None,
     iteration: Annotated[int | None, typer.Option("--iteration", help="Only this iteration number.")] = None,
     status: Annotated[
         str | None, typer.Option("--status", help="Only iterations (and their records) with this status.")
     ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Trace: only what ran at or after this time (log clock, ISO).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Trace: only what ran at or before this time (log clock, ISO).")
+    ] = None,
+    mask: Annotated[
+        bool, typer.Option("--mask-secrets", help="Replace tokens and passwords in messages by ***.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     store: StoreOpt = None,
 ) -> None:
@@ -721,19 +734,23 @@ def export(
 
     Parquet keeps types (timestamps, categorical levels); CSV quotes multi-line messages
     so spreadsheets, polars and DuckDB read them back unchanged. The trace is Chrome
-    Trace Event Format: open it in https://ui.perfetto.dev or chrome://tracing.
+    Trace Event Format (gzip-compressed when the name ends in .gz): open it in
+    https://ui.perfetto.dev.
 
     Example:
 
         threadlog export iterations --out iterations.parquet
 
-        threadlog export trace --out run.json
+        threadlog export trace --out run.json.gz --workload 2 --status error
 
         threadlog export atomic-actions --out actions.csv
     """
     with _reading(store) as opened:
         if what == "trace":
-            n = write_trace(opened, out, force)
+            keep = TraceFilter(
+                task, workload, iteration, status, parse_time(since, "--since"), parse_time(until, "--until")
+            )
+            n = write_trace(opened, out, force, keep, mask)
             _err().print(f"wrote {n:,} trace events to {escape(str(out))}; open it in https://ui.perfetto.dev")
             return
         tables = {"records": "records", "threads": "threads", "iterations": "iterations",
@@ -742,6 +759,8 @@ def export(
             raise ThreadlogError(
                 f"cannot export {what!r}; choose records, threads, iterations, atomic-actions, workloads or trace"
             )
+        if since is not None or until is not None:
+            raise ThreadlogError("--since and --until cut the trace only; filter tables with --task/--workload")
         fmt = format_of(out, None)
         if fmt == "json":
             raise ThreadlogError("tables export as .csv or .parquet")
@@ -750,6 +769,8 @@ def export(
         frame = scan_table(opened, tables[what], task, workload, iteration, status)
         if fmt == "csv":
             frame = flat_for_csv(frame)
+        if mask:
+            frame = frame.with_columns(mask_secrets(pl.col(c)) for c in masked_columns(frame))
         write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
         rows = frame.select(pl.len()).collect().item()
         _err().print(f"wrote {rows:,} {what} rows to {escape(str(out))}")
