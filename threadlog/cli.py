@@ -28,6 +28,7 @@ from threadlog.markers import Markers
 from threadlog.rally_join import describe_join
 from threadlog.rally_views import flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
+from threadlog.report_html import write_report
 from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
 from threadlog.trace import TraceFilter, parse_time, write_trace
@@ -774,6 +775,32 @@ def export(
         write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
         rows = frame.select(pl.len()).collect().item()
         _err().print(f"wrote {rows:,} {what} rows to {escape(str(out))}")
+
+
+@app.command()
+def report(
+    out: Annotated[str, typer.Option("--out", "-o", help="The HTML file to write.")],
+    task: Annotated[str | None, typer.Option("--task", help="Draw this task's workloads (uuid prefix).")] = None,
+    workload: Annotated[int | None, typer.Option("--workload", help="Draw only this workload.")] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Keep tokens and passwords on the page (masked by default).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Write the run as one self-contained HTML page that opens anywhere, offline.
+
+    Per workload: a summary, the iterations on their threads over time, durations,
+    failures by error type and the timelines of a few iterations; for the whole run,
+    threads and levels over time and errors grouped. Tokens and passwords are masked.
+
+    Example:
+
+        threadlog report --out run.html
+    """
+    with _reading(store) as opened:
+        size = write_report(opened, out, force, task, workload, mask=not show_secrets)
+        _err().print(f"wrote {out} ({size / 1e6:.1f} MB); open it in any browser")
 
 
 def main() -> None:

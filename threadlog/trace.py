@@ -179,7 +179,7 @@ def _epoch_us(moment: datetime) -> int:
 # -- lanes --------------------------------------------------------------------------------
 
 
-def _nesting_lanes(spans: list[tuple[int, int, bool]]) -> list[int]:
+def nesting_lanes(spans: list[tuple[int, int, bool]]) -> list[int]:
     """Lanes for spans in (start, -end) order so that on each lane spans nest or are disjoint.
 
     A span may open inside another only when that one is a container (``True``): a logical
@@ -218,7 +218,7 @@ def _assign_lanes(units: pl.DataFrame) -> pl.DataFrame:
         indexed = units.with_row_index("i").filter(pl.col("track").is_in(tracks.implode()))
         for part in indexed.partition_by("track"):
             spans = zip(part["start_us"].to_list(), part["end_us"].to_list(), part["container"].to_list(), strict=True)
-            lanes.scatter(part["i"], _nesting_lanes(list(spans)))
+            lanes.scatter(part["i"], nesting_lanes(list(spans)))
     return units.with_columns(lanes)
 
 

@@ -1,0 +1,209 @@
+"""`threadlog report`: the HTML page's content, built from the store, and the page in a real browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import OPENSTACK, assert_clean_error
+from tests.test_export import run, table
+from tests.test_trace import max_overlap, with_atomic_actions
+from threadlog.report import build_report
+from threadlog.store import Store
+
+C07 = "c07-multi-workload"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SECRET_LOG = (
+    "2026-11-25 23:40:44.235 100 INFO rally.task [-] Task 0f0e5c2a-1e6f-473a-8c62-b48136499c1b | ITER: 1 START\n"
+    "2026-11-25 23:40:44.240 100 ERROR rally.osclients [-] curl -g -i -X GET http://k/v3 "
+    '-H "X-Auth-Token: gAAAAsecrettoken" -d \'{"auth": {"password": "hunter2"}}\'\n'
+    "2026-11-25 23:40:44.300 100 INFO rally.task [-] Task 0f0e5c2a-1e6f-473a-8c62-b48136499c1b | ITER: 1 END: "
+    "Error KeyError: 'mysql://rally:hunter2@db'\n"
+)
+
+
+def report_of(store: Path, out: Path, *args: object) -> str:
+    """Run `threadlog report` and return the page's text."""
+    result = run("report", "--out", out, "--store", store, *args)
+    assert result.exit_code == 0, (result.exception, result.stderr)
+    assert "wrote" in result.stderr
+    return out.read_text()
+
+
+@pytest.fixture(scope="module")
+def joined(case_store, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFrame]:
+    """The c07 store with a joined report's atomic actions (built here: two per iteration)."""
+    store, _ = case_store(C07, "thread")
+    into = tmp_path_factory.mktemp("joined") / "store"
+    return into, with_atomic_actions(store, into)
+
+
+def test_page_is_self_contained(joined, tmp_path: Path) -> None:
+    """One file, plotly.js inside, and around it no src/href to another place."""
+    store, _ = joined
+    page = report_of(store, tmp_path / "run.html")
+    assert "Plotly.newPlot" in page
+    library = re.search(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert library is not None
+    assert len(library.group(1)) > 3_000_000  # plotly.js itself is embedded
+    page = page.replace(library.group(1), "")
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+    assert "<link" not in page
+    assert "@import" not in page
+
+
+def test_page_names_every_failure_type_and_atomic_action(joined, tmp_path: Path) -> None:
+    store, actions = joined
+    page = report_of(store, tmp_path / "run.html")
+    for error_type in table(store, "iterations")["error_type"].drop_nulls().unique():
+        assert error_type in page
+    for name in actions["name"].unique():
+        assert name in page
+    assert "Atomic actions" in page
+    assert "threadlog timeline --task af5e63fc --workload 2 --iteration" in page
+
+
+def test_lanes_are_real_thread_slots(case_store) -> None:
+    """With idents, one lane per (pid, ident) that ran the workload; without, what overlaps need."""
+    store, _ = case_store(C07, "thread")
+    report = build_report(Store.open(store))
+    assert len(report.sections) == 5
+    for section in report.sections:
+        its = section.iterations
+        assert its["lane"].n_unique() == its.select("pid", "thread").n_unique()
+    bare, _ = case_store(C07, "default")
+    for section in build_report(Store.open(bare)).sections:
+        its = section.iterations
+        for (pid,), rows in its.group_by("pid"):
+            spans = list(zip(rows["start_ts"].dt.epoch("us"), rows["end_ts"].dt.epoch("us"), strict=True))
+            need = max_overlap([(s, max(e, s + 1)) for s, e in spans])
+            assert rows["lane"].n_unique() == need, pid
+
+
+def test_timelines_embedded_for_failures_and_slowest(case_store) -> None:
+    """Each error type has an embedded failed example, and each workload its slowest iteration."""
+    store, _ = case_store(C07, "thread")
+    report = build_report(Store.open(store))
+    for section in report.sections:
+        embedded = {tl.iteration["iteration"]: tl for tl in section.timelines}
+        for row in section.failures.iter_rows(named=True):
+            assert row["examples"][0] in embedded
+        slowest = section.iterations.sort("duration_s", descending=True)["iteration"][0]
+        assert slowest in embedded
+        for tl in section.timelines:
+            assert tl.records.height == tl.iteration["records"]
+            assert tl.records["offset_s"].min() >= 0
+
+
+def test_workload_filter_and_unknown_task(case_store, tmp_path: Path) -> None:
+    store, _ = case_store(C07, "thread")
+    report = build_report(Store.open(store), workload=4)
+    assert [(s.workload) for s in report.sections] == [4]
+    assert report.workloads.height == 5  # the overview still lists every workload
+    assert_clean_error(run("report", "--out", tmp_path / "x.html", "--task", "ffff", "--store", store), "no task")
+    assert not (tmp_path / "x.html").exists()
+
+
+def secret_store(tmp_path: Path) -> Path:
+    log = tmp_path / "secret.log"
+    log.write_text(SECRET_LOG)
+    store = tmp_path / "store"
+    assert run("parse", log, "--store", store).exit_code == 0
+    return store
+
+
+def test_secrets_are_masked_unless_asked(tmp_path: Path) -> None:
+    store = secret_store(tmp_path)
+    page = report_of(store, tmp_path / "run.html")
+    assert "hunter2" not in page
+    assert "gAAAAsecrettoken" not in page
+    assert "X-Auth-Token: ***" in page
+    shown = report_of(store, tmp_path / "open.html", "--show-secrets")
+    assert "hunter2" in shown
+
+
+def test_page_without_rally(tmp_path: Path) -> None:
+    """A service log gets threads and levels over time, its requests and its errors grouped."""
+    store = tmp_path / "store"
+    assert run("parse", OPENSTACK / "neutron-server.log", "--store", store).exit_code == 0
+    report = build_report(Store.open(store))
+    assert report.sections == []
+    assert report.threads_over_time.height > 0
+    assert set(report.levels_over_time["level"]) == set(table(store, "records")["level"].drop_nulls().unique())
+    assert report.levels_over_time["records"].sum() == table(store, "records")["ts"].is_not_null().sum()
+    assert report.requests is not None
+    errors = table(store, "records").filter(pl.col("level").is_in(["ERROR", "CRITICAL"]))
+    assert report.error_groups["records"].sum() + 0 <= errors.height
+    assert report.error_groups["records"].sum() > 0
+    page = report_of(store, tmp_path / "run.html")
+    assert "no Rally iterations" in page
+    assert "records by level" in page
+
+
+# -- in a real browser ------------------------------------------------------------------------
+
+
+def open_in_chromium(page_path: Path, shot: Path | None = None) -> dict:
+    """Load the page from file:// in headless Chromium with no network; scroll every chart into
+    view; return what rendered, the console errors, the requests and the page's text."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "the browser tests need Chromium (apt-get install chromium)"
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.route(re.compile(r"^(?!file:|data:|blob:)"), lambda route: route.abort())
+        page.goto(page_path.as_uri(), wait_until="load")
+        charts = page.locator("div.chart")
+        drawn = 0
+        for i in range(charts.count()):
+            chart = charts.nth(i)
+            chart.scroll_into_view_if_needed()
+            chart.locator("svg.main-svg, canvas").first.wait_for(state="attached", timeout=15_000)
+            drawn += 1
+        if shot is not None:
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(shot))
+        text = page.locator("body").inner_text()
+        total = charts.count()
+        browser.close()
+    return {"charts": total, "drawn": drawn, "errors": errors, "requests": requests, "text": text}
+
+
+def test_report_in_a_browser(joined, tmp_path: Path) -> None:
+    """The page draws every chart, logs no console error, asks nothing of the network, and
+    shows every failure type and atomic action name of the run."""
+    store, actions = joined
+    out = tmp_path / "run.html"
+    report_of(store, out)
+    seen = open_in_chromium(out, tmp_path / "shot.png")
+    assert seen["charts"] >= 10
+    assert seen["drawn"] == seen["charts"]
+    assert seen["errors"] == []
+    assert [u for u in seen["requests"] if not u.startswith(("file:", "data:", "blob:"))] == []
+    for error_type in table(store, "iterations")["error_type"].drop_nulls().unique():
+        assert error_type in seen["text"]
+    for name in actions["name"].unique():
+        assert name in seen["text"]
+    assert (tmp_path / "shot.png").stat().st_size > 10_000
+
+
+def test_report_without_rally_in_a_browser(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("parse", OPENSTACK / "nova-compute.log", "--store", store).exit_code == 0
+    out = tmp_path / "run.html"
+    report_of(store, out)
+    seen = open_in_chromium(out)
+    assert seen["charts"] == 2
+    assert seen["drawn"] == 2
+    assert seen["errors"] == []
+    assert [u for u in seen["requests"] if not u.startswith(("file:", "data:", "blob:"))] == []
