@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.conftest import OPENSTACK, assert_clean_error
 from tests.test_export import run, table
@@ -150,8 +151,6 @@ def test_page_without_rally(tmp_path: Path) -> None:
 def open_in_chromium(page_path: Path, shot: Path | None = None) -> dict:
     """Load the page from file:// in headless Chromium with no network; scroll every chart into
     view; return what rendered, the console errors, the requests and the page's text."""
-    from playwright.sync_api import sync_playwright
-
     assert CHROMIUM, "the browser tests need Chromium (apt-get install chromium)"
     errors: list[str] = []
     requests: list[str] = []
