@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import OPENSTACK, assert_clean_error
-from tests.test_export import run, table
-from tests.test_trace import max_overlap, with_atomic_actions
+from tests.test_export import check_nesting, run, table
+from tests.test_trace import max_overlap, trace_of, with_atomic_actions
 from threadlog.report import build_report
 from threadlog.store import Store
 
@@ -37,10 +37,49 @@ def report_of(store: Path, out: Path, *args: object) -> str:
 
 @pytest.fixture(scope="module")
 def joined(case_store, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFrame]:
-    """The c07 store with a joined report's atomic actions (built here: two per iteration)."""
+    """The c07 store with what joining a Rally report adds (built here): two atomic actions per
+    iteration, Rally's timer and error on each iteration, and a workloads table."""
     store, _ = case_store(C07, "thread")
     into = tmp_path_factory.mktemp("joined") / "store"
-    return into, with_atomic_actions(store, into)
+    actions = with_atomic_actions(store, into)
+    its = table(into, "iterations")
+    its.with_columns(
+        rally_start=pl.col("start_ts"),
+        rally_duration_s=pl.col("duration_s") + 0.0042,
+        rally_idle_s=pl.lit(0.0),
+        rally_error=pl.when(pl.col("status") == "error").then(pl.format("RallyTraceback for {}", "error_type")),
+    ).write_parquet(into / "iterations.parquet")
+    workloads = its.select("task", "workload").unique().sort("workload")
+    workloads.with_columns(
+        title=pl.format("Dummy.scenario_{}", "workload"),
+        scenario=pl.format("Dummy.scenario_{}", "workload"),
+        runner=pl.lit("constant"),
+        load_duration_s=pl.lit(1.5),
+    ).write_parquet(into / "workloads.parquet")
+    return into, actions
+
+
+def test_joined_report_numbers_are_on_the_page(joined, tmp_path: Path) -> None:
+    """Rally's timer, scenario and runner show beside the log's own figures; the trace still nests."""
+    store, _ = joined
+    page = report_of(store, tmp_path / "run.html")
+    assert "Rally's timer" in page
+    for k in range(1, 6):
+        assert f"Dummy.scenario_{k}" in page
+    assert "constant" in page
+    assert "load duration s" in page
+    events = trace_of(store, tmp_path / "run.json")
+    check_nesting(events)
+    its = table(store, "iterations")
+    ends = {
+        (ev["args"]["task"], ev["args"]["workload"], ev["name"]): ev["ts"] + ev["dur"]
+        for ev in events
+        if ev.get("cat") == "iteration"
+    }
+    for row in its.head(30).iter_rows(named=True):
+        rally_end = row["rally_start"].timestamp() * 1e6 + round(row["rally_duration_s"] * 1e6)
+        key = (row["task"], row["workload"], f"iteration {row['iteration']}")
+        assert ends[key] >= rally_end - 1
 
 
 def test_page_is_self_contained(joined, tmp_path: Path) -> None:

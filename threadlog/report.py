@@ -84,25 +84,27 @@ class Report:
     requests: pl.DataFrame | None  # per process: requests, slowest
 
 
-def _percentiles(col: str) -> list[pl.Expr]:
+def _percentiles(col: str, prefix: str = "") -> list[pl.Expr]:
     d = pl.col(col)
     return [
-        d.min().alias("min_s"),
-        d.median().alias("median_s"),
-        d.quantile(0.9, "linear").alias("p90_s"),
-        d.quantile(0.95, "linear").alias("p95_s"),
-        d.max().alias("max_s"),
-        d.mean().alias("mean_s"),
+        d.min().alias(f"{prefix}min_s"),
+        d.median().alias(f"{prefix}median_s"),
+        d.quantile(0.9, "linear").alias(f"{prefix}p90_s"),
+        d.quantile(0.95, "linear").alias(f"{prefix}p95_s"),
+        d.max().alias(f"{prefix}max_s"),
+        d.mean().alias(f"{prefix}mean_s"),
     ]
 
 
 def _workloads(store: Store, iterations: pl.LazyFrame) -> pl.DataFrame:
     """One row per (task, workload): counts, log-clock span and duration percentiles, plus
     whatever a joined Rally report says of it (scenario, runner, ...)."""
+    rally = _percentiles("rally_duration_s", "rally_") if "rally_duration_s" in iterations.collect_schema() else []
     rows = (
         iterations.group_by("task", "workload")
         .agg(
             *_percentiles("duration_s"),
+            *rally,
             iterations=pl.len(),
             failures=(pl.col("status") == "error").sum(),
             unfinished=(pl.col("status") == "unfinished").sum(),
@@ -115,7 +117,7 @@ def _workloads(store: Store, iterations: pl.LazyFrame) -> pl.DataFrame:
     if store.has("workloads"):
         rally = store.scan("workloads").collect()
         rally = rally.select([c for c in rally.columns if c not in ("iterations", "failures")])
-        keep = [c for c, t in rally.schema.items() if t.is_primitive() or c in ("task", "workload")]
+        keep = [c for c, t in rally.schema.items() if not t.is_nested() or c in ("task", "workload")]
         rows = rows.join(rally.select(keep), on=["task", "workload"], how="left")
     return rows
 
@@ -147,6 +149,7 @@ def _failures(its: pl.DataFrame) -> pl.DataFrame:
         failed.sort("iteration")
         .group_by(pl.col("error_type").fill_null("(no type)"))
         .agg(
+            *([pl.col("rally_error").first().cast(pl.String)] if "rally_error" in its.columns else []),
             count=pl.len(),
             error=pl.col("error").first(),
             examples=pl.col("iteration").head(FAILED_EXAMPLES),

@@ -17,11 +17,12 @@ from plotly.offline import get_plotlyjs  # the bundled plotly.js, embedded whole
 
 from threadlog import __version__
 from threadlog.export import atomic_write
-from threadlog.report import BARS_LIMIT, GL_ABOVE, MAX_SECTIONS, Report, Section, Timeline, build_report
+from threadlog.report import BARS_LIMIT, GL_ABOVE, MAX_SECTIONS, SLOWEST, Report, Section, Timeline, build_report
 from threadlog.store import Store
 
 __all__ = ["render_report", "write_report"]
 
+STATS = ("min", "median", "p90", "p95", "max", "mean")
 WORKLOAD_ROWS = 25  # rows of the workloads table shown open; the rest fold away
 STATUS_COLOURS = {"ok": "#2e9e4f", "error": "#d6453d", "unfinished": "#9a9a9a"}
 LEVEL_COLOURS = {
@@ -254,9 +255,9 @@ def _durations_figure(page: _Page, section: Section) -> str:
 def _summary(section: Section) -> str:
     info = section.info
     rows = []
-    skip = {"task", "workload", "order", "started", "ended", "min_s", "median_s", "p90_s", "p95_s", "max_s", "mean_s"}
+    skip = {"task", "workload", "order", "started", "ended"}
     for key, value in info.items():
-        if key in skip or value is None:
+        if key in skip or value is None or (key.endswith("_s") and key.split("_")[-2] in STATS):
             continue
         rows.append([escape(key.replace("_", " ")), _num(value)])
     wall = None
@@ -264,9 +265,12 @@ def _summary(section: Section) -> str:
         wall = (info["ended"] - info["started"]).total_seconds()
     rows += [["started", _time(info.get("started"))], ["wall time s", _num(wall)]]
     kv = "".join(f"<tr><td>{k}</td><td class='n'>{v}</td></tr>" for k, v in rows)
+    durations = [["log START to END"] + [_num(info[f"{k}_s"]) for k in STATS]]
+    if info.get("rally_median_s") is not None:
+        durations.append(["Rally's timer"] + [_num(info[f"rally_{k}_s"]) for k in STATS])
     pct = _table(
-        ["duration s (log)", "min", "median", "90%ile", "95%ile", "max", "mean"],
-        [["iterations"] + [_num(info[k]) for k in ("min_s", "median_s", "p90_s", "p95_s", "max_s", "mean_s")]],
+        ["iteration duration s", "min", "median", "90%ile", "95%ile", "max", "mean"],
+        durations,
         numeric={1, 2, 3, 4, 5, 6},
     )
     return f'<table class="kv">{kv}</table><div>{pct}</div>'
@@ -315,7 +319,7 @@ def _failures(section: Section) -> str:
         links = " ".join(
             f'<a href="#{sid}-it-{n}">{n}</a>' if n in embedded else f"<code>{n}</code>" for n in r["examples"]
         )
-        example = _traceback_of(section, r["examples"][0]) or r["error"] or ""
+        example = _traceback_of(section, r["examples"][0]) or r.get("rally_error") or r["error"] or ""
         detail = f"<details><summary>{escape((r['error'] or '').splitlines()[0][:200] if r['error'] else '')}</summary>"
         detail += f"<pre>{escape(example)}</pre></details>"
         rows.append([escape(r["error_type"]), _num(r["count"]), detail, links])
@@ -379,7 +383,7 @@ def _section(page: _Page, section: Section) -> str:
         f"<div>{_actions_table(section.actions)}</div></div>{_lanes_figure(page, section)}"
         f"{_durations_figure(page, section)}"
         f"{_failures(section)}<h3>Timelines</h3><p class='note'>Embedded: a few failed iterations of each error "
-        f"type and the {len([t for t in section.timelines if t.why == 'slowest'])} slowest. Any other: "
+        f"type and the {min(SLOWEST, section.iterations.height)} slowest. Any other: "
         f"<code>{escape(_timeline_command(section))} N</code>.</p>{left}{timelines}</section>"
     )
 
