@@ -278,7 +278,7 @@ def _summary(section: Section) -> str:
 
 def _actions_table(actions: pl.DataFrame | None) -> str:
     if actions is None:
-        return '<p class="note">No Rally report joined: no atomic actions (parse with the run\'s JSON report).</p>'
+        return '<p class="note">No Rally report joined, so no atomic actions.</p>'
     rows = [
         [
             "&nbsp;" * 4 * (r["depth"] or 0) + escape(r["name"]),
