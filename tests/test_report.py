@@ -245,3 +245,17 @@ def test_report_without_rally_in_a_browser(tmp_path: Path) -> None:
     assert seen["drawn"] == 2
     assert seen["errors"] == []
     assert [u for u in seen["requests"] if not u.startswith(("file:", "data:", "blob:"))] == []
+
+
+def test_big_workloads_are_aggregated(case_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bar limit a workload's lanes become a heat map and its durations runs of
+    iterations, and the page still draws every chart."""
+    monkeypatch.setattr("threadlog.report_html.BARS_LIMIT", 90)  # workloads 1, 2 and 3 are bigger
+    store, _ = case_store(C07, "thread")
+    out = tmp_path / "run.html"
+    page = report_of(store, out)
+    assert page.count('"type":"heatmap"') == 3
+    assert page.count("median of ") == 3
+    seen = open_in_chromium(out)
+    assert seen["drawn"] == seen["charts"]
+    assert seen["errors"] == []

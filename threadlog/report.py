@@ -30,8 +30,8 @@ MESSAGE_LIMIT = 4000  # characters of one record's message on the page
 TIME_BINS = 240
 TOP_PROCESSES = 12
 ERROR_GROUPS = 40
-GL_ABOVE = 2_000  # iterations drawn as SVG below this, with WebGL above
-BARS_LIMIT = 50_000  # iterations drawn one by one (WebGL); above it, a lanes x time heat map
+GL_ABOVE = 3_000  # iterations drawn as SVG up to this, with WebGL above (measured: report_html)
+BARS_LIMIT = 20_000  # iterations of one workload drawn one by one; above it, a lanes x time heat map
 
 
 def task_labels(tasks: list[str]) -> dict[str, str]:
