@@ -16,7 +16,7 @@ import polars as pl
 
 from threadlog.secrets import mask_secrets
 from threadlog.store import Store
-from threadlog.trace import nesting_lanes
+from threadlog.trace import nesting_lanes, request_spans
 from threadlog.views import task_filter
 
 __all__ = ["Report", "Section", "Timeline", "build_report", "task_labels"]
@@ -59,8 +59,7 @@ class Section:
     task: str
     workload: int
     label: str  # the task as the page and its commands name it
-    info: dict[str, Any]
-    stats: dict[str, Any]
+    info: dict[str, Any]  # its row of the workloads table
     iterations: pl.DataFrame  # iteration, status, start_ts, end_ts, duration_s, lane
     failures: pl.DataFrame  # error_type, count, error, examples
     actions: pl.DataFrame | None  # Rally's atomic action table
@@ -347,19 +346,12 @@ def _error_groups(store: Store, mask: bool) -> tuple[pl.DataFrame, int]:
 
 def _requests(store: Store) -> pl.DataFrame | None:
     """Service logs: request ids per process, and how long the slowest took."""
-    if "request_id" not in store.scan("records").collect_schema().names():
-        return None
-    spans = (
-        store.scan("records")
-        .filter(pl.col("request_id").str.starts_with("req-") & pl.col("ts").is_not_null())
-        .group_by("pid", "request_id")
-        .agg(seconds=(pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds() / 1e6, records=pl.len())
-        .collect()
-    )
+    spans = request_spans(store).collect()
     if spans.height == 0:
         return None
     return (
-        spans.group_by("pid")
+        spans.with_columns(seconds=(pl.col("end_us") - pl.col("start_us")) / 1e6)
+        .group_by("pid")
         .agg(
             requests=pl.len(),
             records=pl.col("records").sum(),
@@ -395,9 +387,7 @@ def build_report(
     its = iterations.join(keys.lazy(), on=["task", "workload"], how="semi").select(wanted).collect()
     if mask:
         its = its.with_columns(mask_secrets(pl.col("error")))
-    by_workload = {
-        (t, w): frame for (t, w), frame in its.partition_by(["task", "workload"], as_dict=True).items()
-    }
+    by_workload = its.partition_by(["task", "workload"], as_dict=True)
     labels = task_labels(workloads["task"].unique().to_list())
     sections = []
     for row in drawn.iter_rows(named=True):
@@ -409,7 +399,6 @@ def build_report(
                 workload=row["workload"],
                 label=labels[row["task"]],
                 info=row,
-                stats=row,
                 iterations=frame,
                 failures=_failures(frame),
                 actions=_atomic_table(store, row["task"], row["workload"], frame),

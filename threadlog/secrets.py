@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["MASK", "SECRET_PATTERNS", "mask_secrets", "mask_text"]
+__all__ = ["MASK", "SECRET_PATTERNS", "TEXT_COLUMNS", "mask_secrets", "masked_columns"]
 
 MASK = "***"
 _KEY = r"[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api_?key|credential)[A-Za-z0-9_]*"
@@ -38,13 +38,6 @@ def mask_secrets(text: pl.Expr) -> pl.Expr:
     for pattern, replacement in SECRET_PATTERNS:
         text = text.str.replace_all(pattern, replacement)
     return text
-
-
-def mask_text(value: str | None) -> str | None:
-    """One string masked the same way (for the few values that are not in a frame)."""
-    if value is None:
-        return None
-    return pl.select(mask_secrets(pl.lit(value, dtype=pl.String))).item()
 
 
 # the store's columns that carry a log's or a report's free text (the others are ids, numbers, times)

@@ -24,7 +24,7 @@ from threadlog.secrets import mask_secrets
 from threadlog.store import Store
 from threadlog.views import check_status, task_filter
 
-__all__ = ["TraceFilter", "parse_time", "trace_events", "write_trace"]
+__all__ = ["TraceFilter", "nesting_lanes", "parse_time", "request_spans", "trace_events", "write_trace"]
 
 KEY = ["task", "workload", "iteration"]
 INSTANT_LEVELS = ["ERROR", "CRITICAL", "FATAL", "WARNING", "WARN"]
@@ -133,10 +133,11 @@ def _threads(store: Store, iterations: pl.DataFrame, keep: TraceFilter) -> pl.Da
     )
 
 
-def _requests(store: Store, keep: TraceFilter) -> pl.DataFrame:
-    """One span per request id (``req-...``) and process: its first to its last record."""
-    if keep.by_iteration or "request_id" not in store.scan("records").collect_schema().names():
-        return pl.DataFrame(
+def request_spans(store: Store) -> pl.LazyFrame:
+    """One span per request id (``req-...``) and process: its first to its last record (µs)."""
+    schema = store.scan("records").collect_schema()
+    if "request_id" not in schema.names():
+        return pl.LazyFrame(
             schema={
                 "pid": pl.Int64,
                 "request_id": pl.String,
@@ -159,8 +160,13 @@ def _requests(store: Store, keep: TraceFilter) -> pl.DataFrame:
             levels=pl.col("level").unique().sort().str.join(","),
         )
         .with_columns(pl.col("pid").fill_null(0))
-        .collect()
     )
+
+
+def _requests(store: Store, keep: TraceFilter) -> pl.DataFrame:
+    """Request spans, unless the trace is cut to some iterations (requests belong to none)."""
+    spans = request_spans(store)
+    return spans.clear().collect() if keep.by_iteration else spans.collect()
 
 
 def _in_window(frame: pl.DataFrame, keep: TraceFilter) -> pl.DataFrame:
