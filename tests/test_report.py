@@ -68,6 +68,12 @@ def test_joined_report_numbers_are_on_the_page(joined, tmp_path: Path) -> None:
         assert f"Dummy.scenario_{k}" in page
     assert "constant" in page
     assert "load duration s" in page
+    # each embedded timeline lists its iteration's atomic actions, with offsets from its start
+    for section in build_report(Store.open(store)).sections:
+        for tl in section.timelines:
+            assert tl.actions is not None
+            assert sorted(tl.actions["name"]) == ["nova.boot_server", "nova.wait_for_server"]
+            assert tl.actions["offset_s"].min() >= 0
     events = trace_of(store, tmp_path / "run.json")
     check_nesting(events)
     its = table(store, "iterations")

@@ -245,7 +245,11 @@ def _timelines(store: Store, sections: list[Section], its: dict[tuple[str, int],
         recs = recs.with_columns(
             offset_s=(pl.col("ts") - pl.lit(start)).dt.total_microseconds() / 1e6 if start is not None else None
         )
-        section.timelines.append(Timeline(why, row, recs, actions_by_key.get(key)))
+        actions = actions_by_key.get(key)
+        if actions is not None and start is not None:
+            since_start = (pl.col("started_at") - pl.lit(start)).dt.total_microseconds() / 1e6
+            actions = actions.with_columns(offset_s=since_start)
+        section.timelines.append(Timeline(why, row, recs, actions))
 
 
 def _time_bins(store: Store) -> tuple[datetime, float] | None:

@@ -372,13 +372,14 @@ def _timeline(section: Section, tl: Timeline) -> str:
     if tl.actions is not None and tl.actions.height:
         rows = [
             [
+                _num(a.get("offset_s")),
                 "&nbsp;" * 4 * (a.get("depth") or 0) + escape(a["name"]),
                 _num(a["duration_s"]),
                 "failed" if a.get("failed") else "",
             ]
             for a in tl.actions.iter_rows(named=True)
         ]
-        actions = _table(["atomic action", "seconds", ""], rows, {1})
+        actions = _table(["+s", "atomic action", "seconds", ""], rows, {0, 2})
     rows = [
         [
             _num(r["offset_s"]) if r.get("offset_s") is not None else "-",
@@ -487,7 +488,7 @@ def _run_section(page: _Page, report: Report) -> str:
     parts.append("</div>")
     if report.requests is not None:
         rows = [
-            [_num(r["pid"]), _num(r["requests"]), _num(r["records"]), _num(r["median_s"]), _num(r["max_s"]),
+            [str(r["pid"]), _num(r["requests"]), _num(r["records"]), _num(r["median_s"]), _num(r["max_s"]),
              escape(r["slowest"])]
             for r in report.requests.head(30).iter_rows(named=True)
         ]
