@@ -251,25 +251,16 @@ def _text(col: str, mask: bool, limit: int | None = None) -> pl.Expr:
     return mask_secrets(expr) if mask else expr
 
 
-def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = False) -> list[pl.DataFrame]:
-    """The run (or the part `keep` names) as trace events, one frame per kind, times in µs."""
-    keep = keep or TraceFilter()
-    if store.meta["summary"]["first_ts"] is None:  # the parse's summary: no record has a time
-        raise ThreadlogError(
-            "this log has no timestamps, so it cannot be drawn as a trace; "
-            "`threadlog timeline` and `threadlog export` still work"
-        )
-    iterations = _iterations(store, keep)
-    actions = _atomic_actions(store, iterations)
-    iterations = _widen_to(iterations, actions)
-    threads = _threads(store, iterations, keep)
-    requests = _requests(store, keep)
-    iterations, actions = _in_window(iterations, keep), _in_window(actions, keep)
-    threads, requests = _in_window(threads, keep), _in_window(requests, keep)
+def _units(
+    threads: pl.DataFrame, iterations: pl.DataFrame, requests: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What goes on a lane as one piece: ``unit, track, start_us, end_us, rank, container``.
 
-    # a thread with an ident carries its iterations (they go on its lane); without idents, the
-    # thread is the process and holds its iterations as a container, each a unit of its own,
-    # as are the iterations of a thread where they overlap (Rally's timer outlasting an END)
+    A thread with an ident carries its iterations (they go on its lane); without idents, the
+    thread is the process and holds its iterations as a container, each a unit of its own, as
+    are the iterations of a thread where they overlap (Rally's timer outlasting an END).
+    Returns threads and iterations with their ident and ``split`` flag, and the units.
+    """
     overlapping = (
         iterations.sort("thread_uid", "start_us")
         .filter(pl.col("start_us") < pl.col("end_us").cum_max().shift(1).over("thread_uid"))
@@ -309,28 +300,12 @@ def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = Fal
             ),
         ]
     )
-    units = _assign_lanes(units)
-    tracks = (
-        units.select("track", "lane")
-        .unique()
-        .sort("track", "lane")
-        .with_row_index("tid", offset=1)
-        .with_columns(pl.col("tid").cast(pl.Int64))
-    )
-    units = units.join(tracks, on=["track", "lane"]).select("unit", "tid")
-    thread_tid = threads.with_columns(unit=pl.format("t:{}", "thread_uid")).join(units, on="unit").select(
-        "thread_uid", pl.col("tid").alias("thread_tid")
-    )
-    iterations = (
-        iterations.with_columns(unit=pl.format("i:{}/{}/{}", *KEY))
-        .join(units, on="unit", how="left")
-        .join(thread_tid, on="thread_uid", how="left")
-        .with_columns(tid=pl.coalesce("tid", "thread_tid"), pid=pl.col("pid").fill_null(0))
-    )
-    actions = actions.join(iterations.select(*KEY, "pid", "tid"), on=KEY)
-    requests = requests.with_columns(unit=pl.format("r:{}/{}", "pid", "request_id")).join(units, on="unit")
-    threads = threads.join(thread_tid, on="thread_uid").rename({"thread_tid": "tid"})
+    return threads, iterations, units
 
+
+def _metadata(tracks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``M`` events naming each process (``pid N``) and track (``ident N``, ``no ident`` or
+    ``requests``, with its lane number past the first)."""
     track_names = tracks.with_columns(
         pid=pl.col("track").str.split("/").list.get(0).cast(pl.Int64),
         what=pl.col("track").str.split("/").list.get(1),
@@ -355,6 +330,49 @@ def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = Fal
         tid=pl.lit(0, pl.Int64),
         args=pl.struct(name=pl.format("pid {}", "pid")),
     )
+    return processes, track_names
+
+
+def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = False) -> list[pl.DataFrame]:
+    """The run (or the part `keep` names) as trace events, one frame per kind, times in µs."""
+    keep = keep or TraceFilter()
+    if store.meta["summary"]["first_ts"] is None:  # the parse's summary: no record has a time
+        raise ThreadlogError(
+            "this log has no timestamps, so it cannot be drawn as a trace; "
+            "`threadlog timeline` and `threadlog export` still work"
+        )
+    iterations = _iterations(store, keep)
+    actions = _atomic_actions(store, iterations)
+    iterations = _widen_to(iterations, actions)
+    threads = _threads(store, iterations, keep)
+    requests = _requests(store, keep)
+    iterations, actions = _in_window(iterations, keep), _in_window(actions, keep)
+    threads, requests = _in_window(threads, keep), _in_window(requests, keep)
+
+    threads, iterations, units = _units(threads, iterations, requests)
+    units = _assign_lanes(units)
+    tracks = (
+        units.select("track", "lane")
+        .unique()
+        .sort("track", "lane")
+        .with_row_index("tid", offset=1)
+        .with_columns(pl.col("tid").cast(pl.Int64))
+    )
+    units = units.join(tracks, on=["track", "lane"]).select("unit", "tid")
+    thread_tid = threads.with_columns(unit=pl.format("t:{}", "thread_uid")).join(units, on="unit").select(
+        "thread_uid", pl.col("tid").alias("thread_tid")
+    )
+    iterations = (
+        iterations.with_columns(unit=pl.format("i:{}/{}/{}", *KEY))
+        .join(units, on="unit", how="left")
+        .join(thread_tid, on="thread_uid", how="left")
+        .with_columns(tid=pl.coalesce("tid", "thread_tid"), pid=pl.col("pid").fill_null(0))
+    )
+    actions = actions.join(iterations.select(*KEY, "pid", "tid"), on=KEY)
+    requests = requests.with_columns(unit=pl.format("r:{}/{}", "pid", "request_id")).join(units, on="unit")
+    threads = threads.join(thread_tid, on="thread_uid").rename({"thread_tid": "tid"})
+
+    processes, track_names = _metadata(tracks)
     thread_slices = threads.select(
         _slice(
             pl.format("thread {}", "thread_uid"),
