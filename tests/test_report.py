@@ -265,3 +265,16 @@ def test_big_workloads_are_aggregated(case_store, tmp_path: Path, monkeypatch: p
     seen = open_in_chromium(out)
     assert seen["drawn"] == seen["charts"]
     assert seen["errors"] == []
+
+
+def test_page_of_a_log_without_times(case_store, tmp_path: Path) -> None:
+    """Without timestamps the iterations are drawn over log lines, on the same thread lanes."""
+    store, _ = case_store(C07, "blog")
+    report = build_report(Store.open(store))
+    for section in report.sections:
+        its = section.iterations
+        assert its["lane"].n_unique() == its.select("pid", "thread").n_unique()
+    page = report_of(store, tmp_path / "run.html")
+    assert page.count("log line (the log has no times)") == 5
+    assert "No durations: the log has no times." in page
+    assert "nothing to draw over time" in page

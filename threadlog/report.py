@@ -131,8 +131,9 @@ def _lanes(its: pl.DataFrame) -> pl.DataFrame:
     if bare.height:
         numbers: list[int] = []
         for part in bare.partition_by("pid", maintain_order=True):
-            start = part["start_ts"].dt.epoch("us").fill_null(0)
-            end = part["end_ts"].dt.epoch("us").fill_null(start)
+            # µs on the log's clock, or log lines when the log has no times
+            start = part["start_ts"].dt.epoch("us").fill_null(part["first_line"]).fill_null(0)
+            end = part["end_ts"].dt.epoch("us").fill_null(part["last_line"]).fill_null(start)
             spans = [(s, max(e, s + 1), False) for s, e in zip(start.to_list(), end.to_list(), strict=True)]
             numbers.extend(nesting_lanes(spans))
         bare = bare.with_columns(
@@ -385,7 +386,7 @@ def build_report(
     names = iterations.collect_schema().names()
     wanted = [
         *KEY, "status", "error_type", "error", "start_ts", "end_ts", "duration_s", "pid", "thread", "thread_uid",
-        "records", "first_line", "source",
+        "records", "first_line", "last_line", "source",
         *[c for c in ("rally_duration_s", "rally_error") if c in names],
     ]
     its = iterations.join(keys.lazy(), on=["task", "workload"], how="semi").select(wanted).collect()

@@ -146,16 +146,29 @@ def _timeline_command(section: Section) -> str:
     return f"threadlog timeline --task {section.label} --workload {section.workload} --iteration"
 
 
+def _xs(series: pl.Series) -> list[Any]:
+    """Chart x values: times as text plotly reads as dates, line numbers as they are."""
+    return _iso(series) if series.dtype == pl.Datetime("us") else series.to_list()
+
+
 def _lanes_figure(page: _Page, section: Section) -> str:
-    """The iterations on their thread lanes over time, coloured by status (SVG, or WebGL past
-    GL_ABOVE), or a lanes x time heat map past BARS_LIMIT or the page's PAGE_BARS."""
-    its = section.iterations.filter(pl.col("start_ts").is_not_null())
-    lanes = its.group_by("lane").agg(pl.col("start_ts").min()).sort("start_ts")["lane"].to_list()
+    """The iterations on their thread lanes over time (over log lines when the log has no
+    times), coloured by status: SVG, or WebGL past GL_ABOVE, or a lanes x time heat map past
+    BARS_LIMIT or the page's PAGE_BARS."""
+    its = section.iterations
+    timed = its["start_ts"].is_not_null().any()
+    if timed:
+        its = its.filter(pl.col("start_ts").is_not_null()).with_columns(
+            x0=pl.col("start_ts"), x1=pl.coalesce("end_ts", "start_ts")
+        )
+    else:
+        its = its.filter(pl.col("first_line").is_not_null()).with_columns(x0="first_line", x1="last_line")
+    lanes = its.group_by("lane").agg(pl.col("x0").min()).sort("x0")["lane"].to_list()
     height = min(120 + 16 * len(lanes), 900)
     layout = {
         "height": height,
         "title": {"text": "iterations on their threads (drag to zoom, click a bar for its timeline)", "x": 0},
-        "xaxis": {"type": "date", "title": "log time"},
+        "xaxis": {"type": "date", "title": "log time"} if timed else {"title": "log line (the log has no times)"},
         "yaxis": {
             "type": "category",
             "categoryorder": "array",
@@ -175,9 +188,10 @@ def _lanes_figure(page: _Page, section: Section) -> str:
         part = its.filter(pl.col("status") == status)
         if part.height == 0:
             continue
-        starts, ends = _iso(part["start_ts"]), _iso(part["end_ts"].fill_null(part["start_ts"]))
         xs, ys, custom = [], [], []
-        for s, e, y, k in zip(starts, ends, part["lane"].to_list(), part["iteration"].to_list(), strict=True):
+        for s, e, y, k in zip(
+            _xs(part["x0"]), _xs(part["x1"]), part["lane"].to_list(), part["iteration"].to_list(), strict=True
+        ):
             xs += [s, e, None]
             ys += [y, y, None]
             custom += [k, k, None]
@@ -199,21 +213,23 @@ def _lanes_figure(page: _Page, section: Section) -> str:
 
 
 def _heat_map(its: pl.DataFrame) -> list[dict[str, Any]]:
-    """Iterations started per lane and time bin, and the share that failed, for workloads too
-    big to draw one bar each."""
-    lo, hi = its["start_ts"].min(), its["start_ts"].max()
-    width = max((hi - lo).total_seconds() * 1e6 / HEAT_BINS, 1000.0)
-    offset = (pl.col("start_ts") - pl.lit(lo)).dt.total_microseconds()
+    """Iterations started per lane and bin of time (or of lines), and how many failed, for
+    workloads too big to draw one bar each."""
+    timed = its["x0"].dtype == pl.Datetime("us")
+    at = pl.col("x0").dt.epoch("us") if timed else pl.col("x0")
+    lo, hi = its.select(lo=at.min(), hi=at.max()).row(0)
+    width = max((hi - lo) / HEAT_BINS, 1.0)
+    start = (pl.lit(lo) + pl.col("bin") * width).cast(pl.Int64)
     grid = (
-        its.group_by("lane", bin=(offset / width).floor().cast(pl.Int64))
+        its.group_by("lane", bin=((at - lo) / width).floor().cast(pl.Int64))
         .agg(n=pl.len(), failed=(pl.col("status") == "error").sum())
-        .with_columns(at=pl.lit(lo) + pl.duration(microseconds=(pl.col("bin") * width).cast(pl.Int64)))
+        .with_columns(at=pl.from_epoch(start, "us") if timed else start)
         .sort("bin")
     )
     return [
         {
             "type": "heatmap",
-            "x": _iso(grid["at"]),
+            "x": _xs(grid["at"]),
             "y": grid["lane"].to_list(),
             "z": grid["n"].to_list(),
             "customdata": grid["failed"].to_list(),
@@ -228,6 +244,8 @@ def _durations_figure(page: _Page, section: Section) -> str:
     """Duration against iteration number: a point each, or past BARS_LIMIT the median, 90th
     percentile and maximum of HEAT_BINS runs of consecutive iterations."""
     its = section.iterations.filter(pl.col("duration_s").is_not_null())
+    if its.height == 0:
+        return "<p class='note'>No durations: the log has no times.</p>"
     layout = {
         "height": 300,
         "title": {"text": "duration by iteration number", "x": 0},
@@ -486,6 +504,8 @@ def _run_section(page: _Page, report: Report) -> str:
                   "xaxis": {"type": "date"}, "yaxis": {"title": "records"}}
         parts.append(f"<div>{page.figure(data, layout)}</div>")
     parts.append("</div>")
+    if tot.height == 0 and lot.height == 0:
+        parts.append("<p class='note'>The log has no times: nothing to draw over time.</p>")
     if report.requests is not None:
         rows = [
             [str(r["pid"]), _num(r["requests"]), _num(r["records"]), _num(r["median_s"]), _num(r["max_s"]),
