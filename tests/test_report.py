@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -193,7 +194,20 @@ def test_page_without_rally(tmp_path: Path) -> None:
 # -- in a real browser ------------------------------------------------------------------------
 
 
-def open_in_chromium(page_path: Path, shot: Path | None = None) -> dict:
+def _click(page: Any, section: str, iteration: int) -> dict:
+    """Click iteration `iteration` on the lanes chart of `section` (as plotly reports a click on
+    a bar); say whether its timeline opened, and what the hint says."""
+    chart = page.locator(f"#{section} div.chart").first
+    chart.scroll_into_view_if_needed()
+    chart.locator("svg.main-svg, canvas").first.wait_for(state="attached", timeout=15_000)
+    chart.evaluate("(el, n) => el.emit('plotly_click', {points: [{customdata: n}]})", iteration)
+    opened = page.evaluate(
+        "(id) => { const d = document.getElementById(id); return d ? d.open : null; }", f"{section}-it-{iteration}"
+    )
+    return {"opened": opened, "hint": page.locator("#hint").inner_text()}
+
+
+def open_in_chromium(page_path: Path, shot: Path | None = None, click: list[tuple[str, int]] | None = None) -> dict:
     """Load the page from file:// in headless Chromium with no network; scroll every chart into
     view; return what rendered, the console errors, the requests and the page's text."""
     assert CHROMIUM, "the browser tests need Chromium (apt-get install chromium)"
@@ -214,13 +228,18 @@ def open_in_chromium(page_path: Path, shot: Path | None = None) -> dict:
             chart.scroll_into_view_if_needed()
             chart.locator("svg.main-svg, canvas").first.wait_for(state="attached", timeout=15_000)
             drawn += 1
+        if click is not None:
+            clicks = [_click(page, *c) for c in click]
         if shot is not None:
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(shot))
         text = page.locator("body").inner_text()
         total = charts.count()
         browser.close()
-    return {"charts": total, "drawn": drawn, "errors": errors, "requests": requests, "text": text}
+    seen = {"charts": total, "drawn": drawn, "errors": errors, "requests": requests, "text": text}
+    if click is not None:
+        seen["clicks"] = clicks
+    return seen
 
 
 def test_report_in_a_browser(joined, tmp_path: Path) -> None:
@@ -229,7 +248,17 @@ def test_report_in_a_browser(joined, tmp_path: Path) -> None:
     store, actions = joined
     out = tmp_path / "run.html"
     report_of(store, out)
-    seen = open_in_chromium(out, tmp_path / "shot.png")
+    task = table(store, "iterations")["task"][0]
+    section = f"w-{task}-2"
+    report = build_report(Store.open(store))
+    embedded = next(s for s in report.sections if s.workload == 2).timelines[0].iteration["iteration"]
+    shown = {tl.iteration["iteration"] for tl in next(s for s in report.sections if s.workload == 2).timelines}
+    other = next(n for n in range(1, 101) if n not in shown)
+    seen = open_in_chromium(out, tmp_path / "shot.png", click=[(section, embedded), (section, other)])
+    # clicking an embedded iteration opens its timeline; another one shows the command for it
+    assert seen["clicks"][0]["opened"] is True
+    assert seen["clicks"][1]["opened"] is None
+    assert f"threadlog timeline --task af5e63fc --workload 2 --iteration {other}" in seen["clicks"][1]["hint"]
     assert seen["charts"] >= 10
     assert seen["drawn"] == seen["charts"]
     assert seen["errors"] == []
