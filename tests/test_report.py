@@ -69,6 +69,7 @@ def test_joined_report_numbers_are_on_the_page(joined, tmp_path: Path) -> None:
         assert f"Dummy.scenario_{k}" in page
     assert "constant" in page
     assert "load duration s" in page
+    assert page.count("atomic action durations by iteration") == 5
     # each embedded timeline lists its iteration's atomic actions, with offsets from its start
     for section in build_report(Store.open(store)).sections:
         for tl in section.timelines:

@@ -63,6 +63,7 @@ class Section:
     iterations: pl.DataFrame  # iteration, status, start_ts, end_ts, duration_s, lane
     failures: pl.DataFrame  # error_type, count, error, examples
     actions: pl.DataFrame | None  # Rally's atomic action table
+    action_durations: pl.DataFrame | None  # iteration, name, duration_s of each atomic action
     timelines: list[Timeline] = field(default_factory=list)
     timelines_left_out: int = 0
 
@@ -158,14 +159,19 @@ def _failures(its: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _atomic_table(store: Store, task: str, workload: int, its: pl.DataFrame) -> pl.DataFrame | None:
-    """Rally's atomic action table for one workload: duration percentiles, success rate."""
+def _atomic_actions(store: Store, task: str, workload: int) -> pl.DataFrame | None:
+    """Rally's atomic actions of one workload, when a report was joined."""
     if not store.has("atomic_actions"):
         return None
     actions = (
         store.scan("atomic_actions").filter((pl.col("task") == task) & (pl.col("workload") == workload)).collect()
     )
-    if actions.height == 0:
+    return actions if actions.height else None
+
+
+def _atomic_table(actions: pl.DataFrame | None, its: pl.DataFrame) -> pl.DataFrame | None:
+    """Rally's atomic action table for one workload: duration percentiles, success rate."""
+    if actions is None:
         return None
     table = (
         actions.with_row_index("order")
@@ -397,6 +403,7 @@ def build_report(
     sections = []
     for row in drawn.iter_rows(named=True):
         frame = _lanes(by_workload[(row["task"], row["workload"])])
+        actions = _atomic_actions(store, row["task"], row["workload"])
         by_workload[(row["task"], row["workload"])] = frame
         sections.append(
             Section(
@@ -406,7 +413,8 @@ def build_report(
                 info=row,
                 iterations=frame,
                 failures=_failures(frame),
-                actions=_atomic_table(store, row["task"], row["workload"], frame),
+                actions=_atomic_table(actions, frame),
+                action_durations=None if actions is None else actions.select("iteration", "name", "duration_s"),
             )
         )
     _timelines(store, sections, by_workload, mask)

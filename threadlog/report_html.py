@@ -300,6 +300,27 @@ def _durations_figure(page: _Page, section: Section) -> str:
     return page.figure(data, layout, section=_section_id(section), command=_timeline_command(section))
 
 
+def _actions_figure(page: _Page, section: Section) -> str:
+    """Each atomic action's duration by iteration number, as Rally's report draws them."""
+    durations = section.action_durations
+    if durations is None or durations.height == 0 or section.iterations.height > BARS_LIMIT:
+        return ""
+    kind = "scattergl" if section.iterations.height > GL_ABOVE else "scatter"
+    data = [
+        {"type": kind, "mode": "lines+markers", "name": name, "x": part["iteration"].to_list(),
+         "y": part["duration_s"].to_list(), "marker": {"size": 3}, "line": {"width": 1}}
+        for (name,), part in durations.sort("iteration").partition_by("name", as_dict=True, maintain_order=True).items()
+    ]
+    layout = {
+        "height": 300,
+        "title": {"text": "atomic action durations by iteration (Rally's timers)", "x": 0},
+        "xaxis": {"title": "iteration"},
+        "yaxis": {"title": "seconds", "rangemode": "tozero"},
+        "legend": {"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+    }
+    return page.figure(data, layout)
+
+
 def _summary(section: Section) -> str:
     info = section.info
     rows = []
@@ -430,7 +451,7 @@ def _section(page: _Page, section: Section) -> str:
     return (
         f"<section class='card' id='{_section_id(section)}'><h2>{title}</h2><div class='row'>{_summary(section)}"
         f"<div>{_actions_table(section.actions)}</div></div>{_lanes_figure(page, section)}"
-        f"{_durations_figure(page, section)}"
+        f"{_durations_figure(page, section)}{_actions_figure(page, section)}"
         f"{_failures(section)}<h3>Timelines</h3><p class='note'>Embedded: a few failed iterations of each error "
         f"type and the {min(SLOWEST, section.iterations.height)} slowest. Any other: "
         f"<code>{escape(_timeline_command(section))} N</code>.</p>{left}{timelines}</section>"
