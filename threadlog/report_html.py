@@ -235,6 +235,8 @@ def _heat_map(its: pl.DataFrame) -> list[dict[str, Any]]:
             "customdata": grid["failed"].to_list(),
             "hovertemplate": "%{y}<br>%{x}<br>%{z} iterations started, %{customdata} failed<extra></extra>",
             "colorscale": "Blues",
+            "reversescale": True,  # plotly's Blues runs dark to light: more iterations, darker
+            "zmin": 0,
             "colorbar": {"title": "iterations"},
         }
     ]
