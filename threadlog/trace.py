@@ -30,6 +30,7 @@ KEY = ["task", "workload", "iteration"]
 INSTANT_LEVELS = ["ERROR", "CRITICAL", "FATAL", "WARNING", "WARN"]
 # rank breaks ties between slices that start and end together: the container comes first
 THREAD, ITERATION, REQUEST = 0, 1, 2
+WRITE_ROWS = 100_000  # events rendered to JSON at a time
 
 
 @dataclass
@@ -440,9 +441,11 @@ def write_trace(
     def write(fh: object) -> None:
         sink = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=5, mtime=0) if out.endswith(".gz") else fh
         sink.write(b'{"traceEvents":[')  # type: ignore[attr-defined]
-        for n, frame in enumerate(frames):
-            # each frame renders as a JSON array of objects; their items join into one array
-            body = frame.write_json()[1:-1]
+        parts = (part for frame in frames for part in frame.iter_slices(WRITE_ROWS))
+        for n, part in enumerate(parts):
+            # each part renders as a JSON array of objects; their items join into one array, a
+            # slice of rows at a time so that the text is never held whole
+            body = part.write_json()[1:-1]
             sink.write((b"," if n else b"") + body.encode())  # type: ignore[attr-defined]
         tail = '],"displayTimeUnit":"ms","otherData":' + json.dumps(other) + "}"
         sink.write(tail.encode())  # type: ignore[attr-defined]
