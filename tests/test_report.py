@@ -56,6 +56,7 @@ def joined(case_store, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
         scenario=pl.format("Dummy.scenario_{}", "workload"),
         runner=pl.lit("constant"),
         load_duration_s=pl.lit(1.5),
+        args=pl.lit('{"image": "cirros", "admin_password": "hunter2"}'),
     ).write_parquet(into / "workloads.parquet")
     return into, actions
 
@@ -70,6 +71,8 @@ def test_joined_report_numbers_are_on_the_page(joined, tmp_path: Path) -> None:
     assert "constant" in page
     assert "load duration s" in page
     assert page.count("atomic action durations by iteration") == 5
+    assert "admin_password" in page  # the workload's args are shown, their credentials masked
+    assert "hunter2" not in page
     # each embedded timeline lists its iteration's atomic actions, with offsets from its start
     for section in build_report(Store.open(store)).sections:
         for tl in section.timelines:

@@ -96,7 +96,7 @@ def _percentiles(col: str, prefix: str = "") -> list[pl.Expr]:
     ]
 
 
-def _workloads(store: Store, iterations: pl.LazyFrame) -> pl.DataFrame:
+def _workloads(store: Store, iterations: pl.LazyFrame, mask: bool) -> pl.DataFrame:
     """One row per (task, workload): counts, log-clock span and duration percentiles, plus
     whatever a joined Rally report says of it (scenario, runner, ...)."""
     rally = _percentiles("rally_duration_s", "rally_") if "rally_duration_s" in iterations.collect_schema() else []
@@ -118,7 +118,11 @@ def _workloads(store: Store, iterations: pl.LazyFrame) -> pl.DataFrame:
         rally = store.scan("workloads").collect()
         rally = rally.select([c for c in rally.columns if c not in ("iterations", "failures")])
         keep = [c for c, t in rally.schema.items() if not t.is_nested() or c in ("task", "workload")]
-        rows = rows.join(rally.select(keep), on=["task", "workload"], how="left")
+        rally = rally.select(keep)
+        if mask:  # a workload's args may hold credentials
+            texts = [c for c, t in rally.schema.items() if t == pl.String and c != "task"]
+            rally = rally.with_columns(mask_secrets(pl.col(c)) for c in texts)
+        rows = rows.join(rally, on=["task", "workload"], how="left")
     return rows
 
 
@@ -379,7 +383,7 @@ def build_report(
 ) -> Report:
     """Gather what the page shows; `task`/`workload` pick which workloads are drawn in full."""
     iterations = store.scan("iterations")
-    workloads = _workloads(store, iterations)
+    workloads = _workloads(store, iterations, mask)
     picked = workloads.filter(task_filter(store, task))
     if workload is not None:
         picked = picked.filter(pl.col("workload") == workload)
