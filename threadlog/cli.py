@@ -28,7 +28,6 @@ from threadlog.markers import Markers
 from threadlog.rally_join import describe_join
 from threadlog.rally_views import flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
-from threadlog.report_html import write_report
 from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
 from threadlog.trace import TraceFilter, parse_time, write_trace
@@ -798,6 +797,8 @@ def report(
 
         threadlog report --out run.html
     """
+    from threadlog.report_html import write_report  # noqa: PLC0415 (see parse: plotly loads only here)
+
     with _reading(store) as opened:
         size = write_report(opened, out, force, task, workload, mask=not show_secrets)
         _err().print(f"wrote {out} ({size / 1e6:.1f} MB); open it in any browser")
