@@ -376,7 +376,8 @@ def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = Fal
     processes, track_names = _metadata(tracks)
     thread_slices = threads.select(
         _slice(
-            pl.format("thread {}", "thread_uid"),
+            # the track names the ident; the slice, which of its threads this is
+            pl.format("{} #{}", pl.col("thread_name").fill_null("thread"), "generation"),
             "thread",
             pl.struct("thread_uid", "thread_name", "reason", "records", "first_line", "last_line"),
         )
