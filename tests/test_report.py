@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import OPENSTACK, assert_clean_error
+from tests.conftest import OPENSTACK, RALLY, assert_clean_error
 from tests.test_export import check_nesting, run, table
 from tests.test_trace import max_overlap, trace_of, with_atomic_actions
 from threadlog.report import build_report
@@ -311,3 +311,32 @@ def test_page_of_a_log_without_times(case_store, tmp_path: Path) -> None:
     assert page.count("log line (the log has no times)") == 5
     assert "No durations: the log has no times." in page
     assert "nothing to draw over time" in page
+
+
+def test_report_of_a_real_joined_run(tmp_path: Path) -> None:
+    """A real Rally run parsed with its own JSON report: Rally's scenarios, SLA and every atomic
+    action name on the page, drawn in Chromium without errors; the trace nests them."""
+    case = RALLY / C07
+    store = tmp_path / "store"
+    report = case / "rally-report.json.gz"
+    parsed = run("parse", case / "input-thread.log.gz", "--rally-report", report, "--store", store)
+    assert parsed.exit_code == 0, parsed.stderr
+    actions = table(store, "atomic_actions")
+    assert actions.height > 0
+    out = tmp_path / "run.html"
+    page = report_of(store, out)
+    for scenario in table(store, "workloads")["scenario"].drop_nulls().unique():
+        assert scenario in page
+    assert "failure_rate" in page  # the SLA criteria
+    seen = open_in_chromium(out)
+    assert seen["drawn"] == seen["charts"]
+    assert seen["errors"] == []
+    assert [u for u in seen["requests"] if not u.startswith(("file:", "data:", "blob:"))] == []
+    for name in actions["name"].unique():
+        assert name in seen["text"]
+    for error_type in table(store, "iterations")["error_type"].drop_nulls().unique():
+        assert error_type in seen["text"]
+    events = trace_of(store, tmp_path / "run.json")
+    check_nesting(events)
+    timed = actions.filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
+    assert sum(ev.get("cat") == "atomic_action" for ev in events) == timed.height

@@ -116,8 +116,23 @@ def _workloads(store: Store, iterations: pl.LazyFrame, mask: bool) -> pl.DataFra
     )
     if store.has("workloads"):
         rally = store.scan("workloads").collect()
-        rally = rally.select([c for c in rally.columns if c not in ("iterations", "failures")])
-        keep = [c for c, t in rally.schema.items() if not t.is_nested() or c in ("task", "workload")]
+        if isinstance(rally.schema.get("sla"), pl.List):  # Rally's SLA criteria, one line of text
+            criterion = pl.element().struct
+            rally = rally.with_columns(
+                sla=pl.col("sla")
+                .list.eval(
+                    pl.format(
+                        "{} {}: {}",
+                        pl.when(criterion.field("success")).then(pl.lit("passed")).otherwise(pl.lit("FAILED")),
+                        criterion.field("criterion"),
+                        criterion.field("detail"),
+                    )
+                )
+                .list.join("; ")
+            )
+        # the log's own counts and times (above) stand; the rest is what only the table knows
+        own = set(rows.columns) | {"start_ts", "end_ts", "position"}
+        keep = [c for c, t in rally.schema.items() if c in ("task", "workload") or (c not in own and not t.is_nested())]
         rally = rally.select(keep)
         if mask:  # a workload's args may hold credentials
             texts = [c for c, t in rally.schema.items() if t == pl.String and c != "task"]

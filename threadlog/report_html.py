@@ -92,8 +92,11 @@ for (const f of FIGS) { byId[f.id] = f; seen.observe(document.getElementById(f.i
 def _num(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        # Rally's timers read in tenths of a millisecond for quick actions
+        return f"{value:.{digits + 1 if abs(value) < 0.1 and digits == 3 else digits}f}"
     if isinstance(value, int):
         return f"{value:,}"
     return escape(str(value))
@@ -330,12 +333,12 @@ def _summary(section: Section) -> str:
     for key, value in info.items():
         if key in skip or value is None or (key.endswith("_s") and key.split("_")[-2] in STATS):
             continue
-        rows.append([escape(key.replace("_", " ")), _num(value)])
+        rows.append([escape(key.replace("_", " ")), _num(value), isinstance(value, int | float)])
     wall = None
     if info.get("started") and info.get("ended"):
         wall = (info["ended"] - info["started"]).total_seconds()
-    rows += [["started", _time(info.get("started"))], ["wall time s", _num(wall)]]
-    kv = "".join(f"<tr><td>{k}</td><td class='n'>{v}</td></tr>" for k, v in rows)
+    rows += [["started", _time(info.get("started")), False], ["wall time s", _num(wall), True]]
+    kv = "".join(f"<tr><td>{k}</td><td{' class=n' if n else ''}>{v}</td></tr>" for k, v, n in rows)
     durations = [["log START to END"] + [_num(info[f"{k}_s"]) for k in STATS]]
     if info.get("rally_median_s") is not None:
         durations.append(["Rally's timer"] + [_num(info[f"rally_{k}_s"]) for k in STATS])
@@ -347,9 +350,11 @@ def _summary(section: Section) -> str:
     return f'<table class="kv">{kv}</table><div>{pct}</div>'
 
 
-def _actions_table(actions: pl.DataFrame | None) -> str:
+def _actions_table(actions: pl.DataFrame | None, joined: bool) -> str:
     if actions is None:
-        return '<p class="note">No Rally report joined, so no atomic actions.</p>'
+        if joined:
+            return "<p class='note'>Rally's report has no atomic actions for this workload.</p>"
+        return "<p class='note'>No Rally report joined (parse --rally-report), so no atomic actions.</p>"
     rows = [
         [
             "&nbsp;" * 4 * (r["depth"] or 0) + escape(r["name"]),
@@ -450,9 +455,10 @@ def _section(page: _Page, section: Section) -> str:
             "the page's size budget.</p>"
         )
     timelines = "".join(_timeline(section, tl) for tl in section.timelines)
+    joined = section.info.get("rally_median_s") is not None  # Rally's timer: a report was joined
     return (
         f"<section class='card' id='{_section_id(section)}'><h2>{title}</h2><div class='row'>{_summary(section)}"
-        f"<div>{_actions_table(section.actions)}</div></div>{_lanes_figure(page, section)}"
+        f"<div>{_actions_table(section.actions, joined)}</div></div>{_lanes_figure(page, section)}"
         f"{_durations_figure(page, section)}{_actions_figure(page, section)}"
         f"{_failures(section)}<h3>Timelines</h3><p class='note'>Embedded: a few failed iterations of each error "
         f"type and the {min(SLOWEST, section.iterations.height)} slowest. Any other: "
