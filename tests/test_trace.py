@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import CASES, OPENSTACK, assert_clean_error
+from tests.conftest import CASES, OPENSTACK, RALLY, assert_clean_error
 from tests.test_export import check_nesting, check_required_fields, export, run, table
 
 C07 = "c07-multi-workload"
@@ -247,3 +247,20 @@ def test_mask_secrets_in_trace_and_tables(tmp_path: Path) -> None:
     assert "hunter2" not in text
     assert "secrettoken" not in text
     assert "mysql://rally:***@db" in text
+
+
+
+def test_mask_secrets_in_a_joined_workloads_export(tmp_path: Path) -> None:
+    """A Rally workload's arguments may carry credentials: the workloads export masks them."""
+    store = tmp_path / "store"
+    case = RALLY / C07
+    assert run("parse", case / "input-thread.log.gz", "--store", store).exit_code == 0
+    workloads = table(store, "workloads")
+    assert "scenario_args" in workloads.columns
+    workloads.with_columns(scenario_args=pl.lit('{"admin_password": "hunter2"}')).write_parquet(
+        store / "workloads.parquet"
+    )
+    export(store, "workloads", "--out", tmp_path / "w.csv", "--mask-secrets")
+    text = (tmp_path / "w.csv").read_text()
+    assert "hunter2" not in text
+    assert "admin_password" in text

@@ -41,7 +41,7 @@ def mask_secrets(text: pl.Expr) -> pl.Expr:
 
 
 # the store's columns that carry a log's or a report's free text (the others are ids, numbers, times)
-TEXT_COLUMNS = ("message", "error", "rally_error", "args")
+TEXT_COLUMNS = ("message", "error", "rally_error", "args", "scenario_args", "runner_args")
 
 
 def masked_columns(frame: pl.LazyFrame | pl.DataFrame) -> list[str]:
