@@ -109,9 +109,19 @@ def feed(self, ev):
     return pl.select(pl.repeat(None, ev.height, dtype=t).alias(c) for c, t in reconstruct.RECORD_SCHEMA.items()).lazy()
 
 
+def typed(columns):
+    # the records' dtype where a column has one (task, thread_uid: text), else Int64
+    return {c: reconstruct.RECORD_SCHEMA.get(c, pl.String if c in TEXT else pl.Int64) for c in columns}
+
+
+TEXT = {"status", "error_type", "error", "reason", "source", "thread_name"}
+TIMES = {"start_ts", "end_ts", "first_ts", "last_ts"}
+
+
 def finish(self):
-    self.emit("threads", pl.DataFrame(schema=dict.fromkeys(reconstruct.THREAD_COLUMNS, pl.Int64)))
-    self.emit("iterations", pl.DataFrame(schema=dict.fromkeys(reconstruct.ITERATION_COLUMNS, pl.Int64)))
+    schema = lambda cols: {c: pl.Datetime("us") if c in TIMES else t for c, t in typed(cols).items()}
+    self.emit("threads", pl.DataFrame(schema=schema(reconstruct.THREAD_COLUMNS)))
+    self.emit("iterations", pl.DataFrame(schema=schema(reconstruct.ITERATION_COLUMNS)))
     return self._tally.summary()
 
 
