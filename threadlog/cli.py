@@ -801,7 +801,7 @@ def report(
 
     with _reading(store) as opened:
         size = write_report(opened, out, force, task, workload, mask=not show_secrets)
-        _err().print(f"wrote {out} ({size / 1e6:.1f} MB); open it in any browser")
+        _err().print(f"wrote {escape(str(out))} ({size / 1e6:.1f} MB); open it in any browser")
 
 
 def main() -> None:
