@@ -28,8 +28,9 @@ Usage (from anywhere, with the project's virtualenv)::
    library call, then ``threadlog export trace --out run.json.gz`` and ``threadlog report``
    (time, peak RSS and file size against their bounds: 40 MB; 25 MB and 20 s).
 4. With --lnav, and lnav on PATH, also times ``lnav -n -c ';SELECT count(*) FROM all_logs'``.
-5. With --scale LINES, builds a second, LINES-line log the same way and parses it once
-   with and once without reconstruction: its peak RSS beside the first log's shows
+5. With --scale LINES, builds a second, LINES-line log the same way and times it --runs
+   times each with and without reconstruction (and with lnav under --lnav), alternating:
+   the targets' ratios at that size, and its peak RSS beside the first log's, which shows
    whether memory grows with the input.
 
 Unix only (it needs `resource` and `os.wait4`).
@@ -488,36 +489,48 @@ def print_phases(tools: dict[str, Tool]) -> None:
     )
 
 
-def measure_scale(lines: int, small: LogFile, tools: dict[str, Tool]) -> None:
-    """Parse a log `lines` long once (with and without reconstruction) and set its peak RSS
-    beside the benchmark log's: memory must not grow with the log."""
+def measure_scale(lines: int, small: LogFile, tools: dict[str, Tool], runs: int, lnav: str | None) -> None:
+    """Parse a log `lines` long `runs` times (with and without reconstruction, and with lnav
+    when given), alternating, and set the medians beside the benchmark log's: how far
+    reconstruction and lnav are at scale, and whether memory grows with the log."""
     big = build_log(lines)
-    print(f"\n== memory at scale: {rel(big.path)}: {big.lines:,} lines, {big.size / MIB:.1f} MiB")
-    variants = {
-        "threadlog records": ["--records-only"],
-        "threadlog": [],
+    print(f"\n== at scale: {rel(big.path)}: {big.lines:,} lines, {big.size / MIB:.1f} MiB, {runs} runs each")
+    parse = [str(threadlog_script()), "parse", str(big.path), "--store", str(STORE), "--json"]
+    scaled = {
+        "threadlog records": Tool("threadlog records", [*parse, "--records-only"], remove_store(STORE)),
+        "threadlog": Tool("threadlog", parse, remove_store(STORE)),
     }
-    for name, extra in variants.items():
-        command = [str(threadlog_script()), "parse", str(big.path), "--store", str(STORE), "--json", *extra]
-        remove_store(STORE)()
-        try:
-            run = run_child(command)
-        except ChildFailed as exc:
-            raise SystemExit(f"a measured command failed: {exc}") from None
-        base = tools[name]
-        print(
-            f"  {name:<18} {big.lines:>12,} lines: {run.seconds:7.2f} s {big.lines / run.seconds:11,.0f} lines/s "
-            f"{run.peak_rss / MIB:8.1f} MiB peak RSS"
-        )
-        print(
-            f"  {'':<18} {small.lines:>12,} lines: {base.median_seconds():7.2f} s "
-            f"{small.lines / base.median_seconds():11,.0f} lines/s {base.median_rss() / MIB:8.1f} MiB peak RSS"
-        )
-        print(
-            f"  {'':<18} {big.lines / small.lines:.1f}x the lines: peak RSS x{run.peak_rss / base.median_rss():.2f} "
-            f"(target: under 1 GiB, not growing with the log)"
-        )
+    if lnav:
+        scaled["lnav"] = Tool("lnav", [lnav, "-n", "-c", LNAV_QUERY, str(big.path)])
+    try:
+        measure(list(scaled.values()), runs)
+    except ChildFailed as exc:
+        raise SystemExit(f"a measured command failed: {exc}") from None
     remove_store(STORE)()
+    print(f"  {'':<18}{'lines':>12}{'median s':>10}{'lines/s':>12}{'peak RSS MiB':>14}{'RSS x small':>13}")
+    for name, tool in scaled.items():
+        base = tools.get(name)
+        grows = f"{tool.median_rss() / base.median_rss():13.2f}" if base and base.runs else f"{'-':>13}"
+        print(
+            f"  {name:<18}{big.lines:12,}{tool.median_seconds():10.2f}{big.lines / tool.median_seconds():12,.0f}"
+            f"{tool.median_rss() / MIB:14.1f}{grows}"
+        )
+    full, records_only = scaled["threadlog"].median_seconds(), scaled["threadlog records"].median_seconds()
+    print(
+        f"  reconstruction adds (parse - parse --records-only) / parse --records-only = "
+        f"({full:.2f} - {records_only:.2f}) / {records_only:.2f} = {(full - records_only) / records_only:.2f} "
+        f"(target <= 0.33)"
+    )
+    if "lnav" in scaled:
+        lnav_s = scaled["lnav"].median_seconds()
+        print(
+            f"  threadlog parse / lnav = {full:.2f} / {lnav_s:.2f} = {full / lnav_s:.2f}x (target <= 2.0); "
+            f"records only / lnav = {records_only / lnav_s:.2f}x"
+        )
+    rss = scaled["threadlog"].median_rss() / tools["threadlog"].median_rss()
+    print(
+        f"  peak RSS of threadlog parse at {big.lines:,} lines / at {small.lines:,} lines = {rss:.2f} (target <= 1.3)"
+    )
 
 
 def print_timeline(timeline: Tool, in_process: Tool, target: tuple[str, str, str]) -> None:
@@ -577,7 +590,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scale",
         type=int,
         metavar="LINES",
-        help="also parse a LINES-line log once and compare its peak RSS (e.g. 10000000; about 1.2 GB)",
+        help="also time a LINES-line log (e.g. 5000000; about 600 MB) and compare its peak RSS",
     )
     parser.add_argument(
         "--lnav", action="store_true", help="also time `lnav -n -c ';SELECT count(*) FROM all_logs'` if on PATH"
@@ -656,7 +669,7 @@ def main(argv: list[str] | None = None) -> None:
     print_timeline(timeline, timeline_lib, target)
     print_outputs(outputs)
     if args.scale:
-        measure_scale(args.scale, log, by_name)
+        measure_scale(args.scale, log, by_name, args.runs, lnav if args.lnav else None)
 
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * RSS_UNIT / MIB
     print(
