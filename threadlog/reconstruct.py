@@ -64,8 +64,8 @@ RECORD_SCHEMA = {
 }
 PROC = ["pid", "inst"]
 KEY = ["pid", "ident_id"]
-# threads are numbered (``tid``) and iterations named (``start_row``) in the order they
-# begin: the tables are sorted by these, then the columns are dropped
+# threads (``tid``) and iterations (``start_row``) are named by the row they begin at: the
+# tables are sorted by these, then the columns are dropped
 THREAD_COLUMNS = [
     "tid",
     "thread_uid",
@@ -191,7 +191,6 @@ class Reconstructor:
         self.emit = emit
         self._gap: float | None = None
         self._rows = 0  # records seen: the next record's row number
-        self._tids = 0  # logical threads so far: the last thread's number
         self._newest: object = None  # the latest timestamp seen
         self._pids: pl.DataFrame | None = None  # per pid: its process instance and running values
         self._keys: pl.DataFrame | None = None  # per (pid, ident): its last record and running values
@@ -433,14 +432,9 @@ class Reconstructor:
                 _first_of("pid", "ident_id"),
                 pl.when(carried_row).then(pl.col("k_generation")).otherwise(new_thread.cast(pl.Int64)),
             ),
-            # numbered in the order threads begin, so that the threads table sorts by it
-            k_tid=pl.when(carried_row)
-            .then(pl.col("k_tid"))
-            .when(new_thread)
-            .then(pl.when(new_thread).then(pl.col("row")).rank("ordinal").cast(pl.Int64) + self._tids)
-            .forward_fill(),
+            # a thread is named by the row it begins at, so that the threads table sorts by it
+            k_tid=pl.when(carried_row).then(pl.col("k_tid")).when(new_thread).then(pl.col("row")).forward_fill(),
         )
-        self._tids += int(frame["reason"].is_not_null().sum())
         frame = _attribute_by_thread(frame)
         self._keys = _upsert(self._keys, _CarriedKeys.from_rows(frame), KEY)
         frame = frame.filter(~carried_row).rename({"k_generation": "generation", "k_tid": "tid"})
