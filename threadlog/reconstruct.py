@@ -228,7 +228,7 @@ class Reconstructor:
             pl.col("m_error").alias("c_error"),
         )
         ev = self._split_processes(ev).drop("m_status", "m_error_type", "m_error", "process_start", "finished_workload")
-        keyed = self._split_lifetimes(ev)
+        keyed = self._split_lifetimes(ev).with_columns(_thread_uid())
         if not self.has_ident:
             keyed = self._attribute_by_window(keyed)
         self._open_iterations(keyed)
@@ -241,7 +241,7 @@ class Reconstructor:
         self._count_threads(keyed)
         self._count_iterations(keyed, ends)
         self._retire_silent_processes(ev["ts"].max())
-        out = keyed.lazy().select("row", _thread_uid(), *list(RECORD_SCHEMA)[1:]).sort("row").drop("row")
+        out = keyed.lazy().select("row", *RECORD_SCHEMA).sort("row").drop("row")
         return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
     def finish(self) -> dict[str, object]:
@@ -468,7 +468,7 @@ class Reconstructor:
             high(start_row).alias("max_start"),
         ]
         part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
-            pl.col("tid", "pid", "thread", "generation", "ident_id", "inst").first(),
+            pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
             pl.col("source").first().cast(pl.String),
             pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
             *ranges,
@@ -476,7 +476,7 @@ class Reconstructor:
             pl.col("line").last().alias("last_line"),
             pl.len().cast(pl.Int64).alias("records"),
         )
-        part = part.with_columns(_thread_uid(), pl.col("reason").cast(pl.String)).drop("_block", "ident_id", "inst")
+        part = part.with_columns(pl.col("reason").cast(pl.String)).drop("_block")
         if self._threads is not None:
             # threads that began in an earlier chunk: their parts so far and this chunk's
             going_on = pl.col("tid").is_in(self._threads["tid"].implode())
@@ -685,7 +685,7 @@ class Reconstructor:
                 pl.col("ts").alias("start_ts"),
                 "pid",
                 "thread",
-                _thread_uid(),
+                "thread_uid",
             )
             .sort("start_row")
         )
