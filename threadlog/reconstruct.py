@@ -470,7 +470,8 @@ class Reconstructor:
         part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
             pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
             pl.col("source").first().cast(pl.String),
-            pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
+            pl.col("reason").first(),  # a thread's first record says why it began
+            pl.col("thread_name", "task", "workload", "iteration").drop_nulls().first(),
             *ranges,
             pl.col("line").first().alias("first_line"),
             pl.col("line").last().alias("last_line"),
@@ -858,7 +859,9 @@ class _CarriedKeys:
     @classmethod
     def from_rows(cls, frame: pl.DataFrame) -> pl.DataFrame:
         """Each key's last row (`frame` is in key order)."""
-        return frame.select(*KEY, *cls.LAST, *cls.STATE).unique(KEY, keep="last", maintain_order=False)
+        at_end = pl.int_range(pl.len()) == pl.len() - 1
+        last = at_end | pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(-1)) for c in KEY)
+        return frame.select(*KEY, *cls.LAST, *cls.STATE).filter(last)
 
 
 def _attribute_by_thread(frame: pl.DataFrame) -> pl.DataFrame:

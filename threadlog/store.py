@@ -136,7 +136,7 @@ class StoreWriter:
         def batches(
             with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
         ) -> Iterator[pl.DataFrame]:
-            # keys are numbered densely from 1, so a key range of batch_rows holds about that many rows
+            # keys are distinct integers, so a key range of batch_rows holds at most that many rows
             for start in range(lo, hi + 1, batch_rows):
                 batch = frames.filter(pl.col(key).is_between(start, start + batch_rows - 1)).collect()
                 batch = batch.sort(key).drop(key)
