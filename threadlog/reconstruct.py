@@ -143,6 +143,11 @@ def _key_order(frame: pl.DataFrame) -> pl.DataFrame:
     return frame[order["_at"].explode()]
 
 
+def _rows(frame: pl.DataFrame, where: pl.Expr, *columns: str | pl.Expr) -> pl.DataFrame:
+    """`columns` of the rows of `frame` `where` holds (copying only those columns)."""
+    return frame.lazy().filter(where).select(*columns).collect()
+
+
 def _upsert(table: pl.DataFrame, rows: pl.DataFrame, on: list[str]) -> pl.DataFrame:
     """`table` with `rows` replacing the rows of the same `on` values."""
     kept = table.join(rows.select(on), on=on, how="anti", nulls_equal=True)
@@ -219,7 +224,9 @@ class Reconstructor:
         ev = ev.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row") + self._rows, IDENT_ID)
         self._rows += ev.height
         # what an END says is looked up by row when its iteration is counted, not sorted along
-        ends = ev.filter(pl.col("mark") == END).select(
+        ends = _rows(
+            ev,
+            pl.col("mark") == END,
             pl.col("row").alias("end_row"),
             pl.col("line").alias("c_end_line"),
             pl.col("ts").alias("c_end_ts"),
@@ -232,12 +239,9 @@ class Reconstructor:
         if not self.has_ident:
             keyed = self._attribute_by_window(keyed)
         self._open_iterations(keyed)
-        keyed = keyed.join(
-            self._iterations.select("start_row", "task", "workload", "iteration"),  # type: ignore[union-attr]
-            on="start_row",
-            how="left",
-            maintain_order="left",
-        )
+        iterations = self._iterations.select("start_row", "task", "workload", "iteration")  # type: ignore[union-attr]
+        named = keyed.select("start_row").join(iterations, on="start_row", how="left", maintain_order="left")
+        keyed = keyed.hstack(named.drop("start_row"))
         self._count_threads(keyed)
         self._count_iterations(keyed, ends)
         self._retire_silent_processes(ev["ts"].max())
@@ -642,11 +646,15 @@ class Reconstructor:
         messages count the workloads of its current task; without them, the k-th START of
         iteration n in a task is taken to belong to its k-th workload.
         """
-        ev = (
-            keyed.filter(pl.col("main") & (pl.col("running_workload") | pl.col("task_ref").is_not_null()))
-            .select(*PROC, "row", "mark", "running_workload", "task_ref")
-            .sort("row")
-        )
+        ev = _rows(
+            keyed,
+            pl.col("main") & (pl.col("running_workload") | pl.col("task_ref").is_not_null()),
+            *PROC,
+            "row",
+            "mark",
+            "running_workload",
+            "task_ref",
+        ).sort("row")
         # the task a main thread last named before each of its "Running workload" messages
         mentions = ev.filter((pl.col("mark") == 0) & pl.col("task_ref").is_not_null()).select(
             *PROC, "row", pl.col("task_ref").cast(pl.String).alias("task")
@@ -675,21 +683,19 @@ class Reconstructor:
             )
             self._workload_events = own_strings(pl.concat([known, events]).unique("task", keep="last"))
         self._mentions = own_strings(mentions.unique(PROC, keep="last"))
-        starts = (
-            keyed.filter(pl.col("mark") == START)
-            .select(
-                pl.col("row").alias("start_row"),
-                pl.col("m_task").cast(pl.String).alias("task"),
-                pl.col("m_iteration").alias("iteration"),
-                pl.col("source").cast(pl.String),
-                pl.col("line").alias("first_line"),
-                pl.col("ts").alias("start_ts"),
-                "pid",
-                "thread",
-                "thread_uid",
-            )
-            .sort("start_row")
-        )
+        starts = _rows(
+            keyed,
+            pl.col("mark") == START,
+            pl.col("row").alias("start_row"),
+            pl.col("m_task").cast(pl.String).alias("task"),
+            pl.col("m_iteration").alias("iteration"),
+            pl.col("source").cast(pl.String),
+            pl.col("line").alias("first_line"),
+            pl.col("ts").alias("start_ts"),
+            "pid",
+            "thread",
+            "thread_uid",
+        ).sort("start_row")
         with_events = pl.concat([known, events]) if events.height else known
         by_events = (
             starts.select("start_row", "task")
@@ -739,7 +745,7 @@ class Reconstructor:
         (their END came, or their thread or process moved on)."""
         assert self._keys is not None
         assert self._iterations is not None
-        members = keyed.filter(pl.col("start_row").is_not_null()).select("start_row", "line", "row", "mark")
+        members = _rows(keyed, pl.col("start_row").is_not_null(), "start_row", "line", "row", "mark")
         if self.has_ident:  # an iteration's records are contiguous in key order
             block = (pl.col("start_row") != pl.col("start_row").shift(1)).fill_null(True).cum_sum().set_sorted()
             grouped = members.group_by(block.alias("_block"), maintain_order=True)
