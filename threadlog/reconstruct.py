@@ -20,6 +20,7 @@ into generations, one per real thread, by the evidence a log holds (in this orde
   at the first marker, tells; failing that, the first chunk): in a Rally log the
   markers and the workload and hook evidence already cut every thread, and a helper thread
   may wait for seconds (c07's hook event consumer does) without being a new thread.
+* ``first``: otherwise, the key's first record in its process.
 
 `Reconstructor` is fed the records a chunk at a time, in order. It answers each chunk's
 per-record columns at once and hands over each thread and iteration as soon as it is
@@ -378,9 +379,6 @@ class Reconstructor:
         is_start = pl.col("mark") == START
         is_end = pl.col("mark") == END
 
-        def prev(c: str) -> pl.Expr:
-            return pl.when(~first).then(pl.col(c).shift(1))
-
         def so_far(flag: pl.Expr, state: str) -> pl.Expr:
             """`flag`'s latest value on this key, this record included (a carried row holds it)."""
             return (
@@ -401,33 +399,8 @@ class Reconstructor:
             if self._gap is not None
             else pl.lit(False),
         )
-
-        def before(state: str) -> pl.Expr:
-            return pl.when(~first).then(pl.col(state).shift(1)).fill_null(False)
-
-        helper = ~pl.col("main") & ~before("k_open")
-        rules = [
-            ("iteration_start", ~pl.col("main") & is_start),
-            ("previous_ended", ~pl.col("main") & (prev("mark") == END)),
-            ("name_change", pl.col("thread_name") != prev("thread_name")),
-            ("workload_start", helper & (pl.col("wl_epoch") != prev("wl_epoch"))),
-            (
-                "hook_run",
-                helper & (pl.col("hook_epoch") != prev("hook_epoch")) & ~before("k_trigger") & ~pl.col("hook_trigger"),
-            ),
-        ]
-        if self._gap is not None:
-            silence = _seconds(pl.col("ts") - prev("ts"))
-            rules.append(("time_gap", ~pl.col("main") & ~pl.col("k_markers") & (silence > self._gap)))
-        first_reason = (
-            pl.when(pl.col("inst") > 1)
-            .then(pl.lit("pid_reuse"))
-            .when(is_start)
-            .then(pl.lit("iteration_start"))
-            .otherwise(pl.lit("first"))
-        )
-        reason = pl.when(carried_row).then(None).when(first).then(first_reason)
-        for name, cond in rules:
+        reason = pl.when(carried_row).then(None)  # a carried row is the key's past, not a record
+        for name, cond in _split_rules(self._gap):
             reason = reason.when(cond.fill_null(False)).then(pl.lit(name))
         frame = frame.with_columns(reason=reason.otherwise(None).cast(pl.Enum(REASONS)))
         new_thread = pl.col("reason").is_not_null()
@@ -797,6 +770,39 @@ class Reconstructor:
         ).select(ITERATION_COLUMNS)
         self._tally.iterations(done)
         self.emit("iterations", done)
+
+
+def _split_rules(gap: float | None) -> list[tuple[str, pl.Expr]]:
+    """Why a record begins a new thread on its key: (reason, condition), in the order of the
+    module docstring; the first that holds names it, and a record none holds for continues
+    its key's thread. Read over a chunk in key order, with the columns `_split_lifetimes` adds
+    (``first``: the key's first record in its process instance; ``k_*``: the key's state).
+    """
+    first, main = pl.col("first"), pl.col("main")
+
+    def prev(c: str) -> pl.Expr:  # the key's record before (null on its first)
+        return pl.when(~first).then(pl.col(c).shift(1))
+
+    outside = ~main & ~prev("k_open").fill_null(False)  # a helper thread, not in an iteration
+    rules = [
+        ("pid_reuse", first & (pl.col("inst") > 1)),
+        ("iteration_start", (pl.col("mark") == START) & (first | ~main)),
+        ("previous_ended", ~main & (prev("mark") == END)),
+        ("name_change", pl.col("thread_name") != prev("thread_name")),
+        ("workload_start", outside & (pl.col("wl_epoch") != prev("wl_epoch"))),
+        (
+            "hook_run",
+            outside
+            & (pl.col("hook_epoch") != prev("hook_epoch"))
+            & ~prev("k_trigger").fill_null(False)
+            & ~pl.col("hook_trigger"),
+        ),
+    ]
+    if gap is not None:
+        silence = _seconds(pl.col("ts") - prev("ts"))
+        rules.append(("time_gap", ~main & ~pl.col("k_markers") & (silence > gap)))
+    # the rules after iteration_start compare with the record before: on a key's first, none holds
+    return [*rules, ("first", first)]
 
 
 def _workload_boundary(main: pl.Expr | None = None) -> pl.Expr:
