@@ -106,7 +106,7 @@ def test_silent_processes_are_retired_without_changing_the_result(tmp_path, monk
 
     def feed(self, ev):
         out = original(self, ev)
-        open_threads.append(self._threads.height)
+        open_threads.append(len(self._threads))
         return out
 
     monkeypatch.setattr(Reconstructor, "feed", feed)

@@ -191,7 +191,7 @@ class Reconstructor:
         self._keys: pl.DataFrame | None = None  # per (pid, ident): its last record and running values
         # per (pid, ident) of a retired process: the generation it reached
         self._retired = pl.DataFrame(schema={"pid": pl.Int64, "ident_id": pl.Int64, "k_generation": pl.Int64})
-        self._threads: pl.DataFrame | None = None  # open threads, their records so far
+        self._threads = _OpenThreads(self._emit_threads)
         self._iterations: pl.DataFrame | None = None  # open iterations, their records so far
         self._open = pl.DataFrame(
             schema={"pid": pl.Int64, "inst": pl.Int32, "task": pl.String, "iteration": pl.Int64, "start_row": pl.Int64}
@@ -230,7 +230,7 @@ class Reconstructor:
         iterations = self._iterations.select("start_row", "task", "workload", "iteration")  # type: ignore[union-attr]
         named = keyed.select("start_row").join(iterations, on="start_row", how="left", maintain_order="left")
         keyed = keyed.hstack(named.drop("start_row"))
-        self._count_threads(keyed)
+        self._threads.add(keyed, self._keys["k_tid"])  # type: ignore[index]
         self._count_iterations(keyed, ends)
         self._retire_silent_processes(ev["ts"].max())
         out = keyed.lazy().select("row", *RECORD_SCHEMA).sort("row").drop("row")
@@ -238,11 +238,10 @@ class Reconstructor:
 
     def finish(self) -> dict[str, object]:
         """Emit the threads and iterations still open; the summary's figures."""
-        if self._threads is not None and self._threads.height:
-            self._emit_threads(self._threads)
+        self._threads.close()
         if self._iterations is not None and self._iterations.height:
             self._emit_iterations(self._iterations)
-        self._keys = self._threads = self._iterations = None  # the state is no longer needed
+        self._keys = self._iterations = None  # the state is no longer needed
         return self._tally.summary()
 
     # -- threads -------------------------------------------------------------------------
@@ -306,71 +305,6 @@ class Reconstructor:
             frame = frame.drop("start_row", "attribution")
         return frame.drop(*_CarriedKeys.STATE.keys() - {"k_generation", "k_tid"}, "carried", "first", "end_value")
 
-    def _count_threads(self, keyed: pl.DataFrame) -> None:
-        """Add the chunk's records to their threads; emit the threads that are over (their
-        key has moved on to another thread)."""
-        assert self._keys is not None
-        starts = _first_of("tid")
-        block = starts.cum_sum().set_sorted()  # a thread's records are contiguous in key order
-        # Times and iterations nearly always only go forward within a thread: then a thread's
-        # first and last give their range, and the costly per-group min and max are not
-        # needed (a clock stepping back, or the window rule's interleaved iterations, need them).
-        ordered = keyed.select(
-            ~pl.any_horizontal(
-                ((pl.col(c) < pl.col(c).forward_fill().shift(1)) & ~starts).any() for c in ("ts", "start_row")
-            )
-        ).item()
-        if ordered:
-            low, high = (lambda c: c.drop_nulls().first()), (lambda c: c.drop_nulls().last())
-        else:
-            low, high = pl.Expr.min, pl.Expr.max
-        ts, start_row = pl.col("ts"), pl.col("start_row")
-        ranges = [
-            low(ts).alias("first_ts"),
-            high(ts).alias("last_ts"),
-            low(start_row).alias("min_start"),
-            high(start_row).alias("max_start"),
-        ]
-        part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
-            pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
-            pl.col("source").first().cast(pl.String),
-            pl.col("reason").first(),  # a thread's first record says why it began
-            pl.col("thread_name", "task", "workload", "iteration").drop_nulls().first(),
-            *ranges,
-            pl.col("line").first().alias("first_line"),
-            pl.col("line").last().alias("last_line"),
-            pl.len().cast(pl.Int64).alias("records"),
-        )
-        part = part.with_columns(pl.col("reason").cast(pl.String)).drop("_block")
-        if self._threads is not None:
-            # threads that began in an earlier chunk: their parts so far and this chunk's
-            going_on = pl.col("tid").is_in(self._threads["tid"].implode())
-            continued = part.filter(going_on)
-            earlier = self._threads.join(continued.select("tid"), on="tid", how="semi")
-            untouched = self._threads.join(continued.select("tid"), on="tid", how="anti")
-            merged = (
-                pl.concat([earlier, continued], how="vertical_relaxed")
-                .group_by("tid", maintain_order=True)
-                .agg(
-                    pl.col("thread_uid", "source", "pid", "thread", "generation").first(),
-                    pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
-                    pl.col("first_ts").min(),
-                    pl.col("last_ts").max(),
-                    pl.col("first_line").first(),
-                    pl.col("last_line").last(),
-                    pl.col("records").sum(),
-                    pl.col("min_start").min(),
-                    pl.col("max_start").max(),
-                )
-                .select(earlier.columns)
-            )
-            part = pl.concat([merged, part.filter(~going_on).select(earlier.columns)], how="vertical_relaxed")
-        else:
-            untouched = part.clear()
-        still = pl.col("tid").is_in(self._keys["k_tid"].implode())
-        self._emit_threads(part.filter(~still))
-        self._threads = pl.concat([untouched, own_strings(part.filter(still))], how="vertical_relaxed")
-
     def _retire_silent_processes(self, newest: object) -> None:
         """Close the threads of processes silent for longer than ``pid_gap``.
 
@@ -378,14 +312,13 @@ class Reconstructor:
         threads are over. Emitting them keeps memory from growing with every process a long
         log has seen; the pid's next record starts a new process instance, as the rule says.
         """
-        if self.opts.pid_gap is None or newest is None or self._threads is None:
+        if self.opts.pid_gap is None or newest is None or self._keys is None:
             return
         retired = self._processes.retire_silent(newest)
         if not retired.len():
             return
         over = pl.col("pid").is_in(retired.implode())
-        self._emit_threads(self._threads.filter(over))
-        self._threads = self._threads.filter(~over)
+        self._threads.close(over)
         # their keys keep only the generation reached; iterations left open are unfinished
         assert self._keys is not None
         self._retired = pl.concat([self._retired, self._keys.filter(over).select(*KEY, "k_generation")])
@@ -630,6 +563,93 @@ def _thread_uid() -> pl.Expr:
         pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"), pl.lit("-")),
         pl.when(pl.col("ident_id").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
     ).alias("thread_uid")
+
+
+class _OpenThreads:
+    """The threads whose key has not moved on: their figures so far (`THREAD_COLUMNS` and
+    ``min_start, max_start``, the range of iterations they ran), merged with each chunk's
+    records and handed to `done` once over."""
+
+    def __init__(self, done: Callable[[pl.DataFrame], None]) -> None:
+        self._open: pl.DataFrame | None = None
+        self._done = done
+
+    def add(self, keyed: pl.DataFrame, current: pl.Series) -> None:
+        """Add the chunk's records (`keyed`, in key order) to their threads; hand over the
+        threads that are over: those not among `current`, each key's thread now."""
+        starts = _first_of("tid")
+        block = starts.cum_sum().set_sorted()  # a thread's records are contiguous in key order
+        # Times and iterations nearly always only go forward within a thread: then a thread's
+        # first and last give their range, and the costly per-group min and max are not
+        # needed (a clock stepping back, or the window rule's interleaved iterations, need them).
+        ordered = keyed.select(
+            ~pl.any_horizontal(
+                ((pl.col(c) < pl.col(c).forward_fill().shift(1)) & ~starts).any() for c in ("ts", "start_row")
+            )
+        ).item()
+        if ordered:
+            low, high = (lambda c: c.drop_nulls().first()), (lambda c: c.drop_nulls().last())
+        else:
+            low, high = pl.Expr.min, pl.Expr.max
+        ts, start_row = pl.col("ts"), pl.col("start_row")
+        ranges = [
+            low(ts).alias("first_ts"),
+            high(ts).alias("last_ts"),
+            low(start_row).alias("min_start"),
+            high(start_row).alias("max_start"),
+        ]
+        part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
+            pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
+            pl.col("source").first().cast(pl.String),
+            pl.col("reason").first(),  # a thread's first record says why it began
+            pl.col("thread_name", "task", "workload", "iteration").drop_nulls().first(),
+            *ranges,
+            pl.col("line").first().alias("first_line"),
+            pl.col("line").last().alias("last_line"),
+            pl.len().cast(pl.Int64).alias("records"),
+        )
+        part = part.with_columns(pl.col("reason").cast(pl.String)).drop("_block")
+        if self._open is not None:
+            # threads that began in an earlier chunk: their parts so far and this chunk's
+            going_on = pl.col("tid").is_in(self._open["tid"].implode())
+            continued = part.filter(going_on)
+            earlier = self._open.join(continued.select("tid"), on="tid", how="semi")
+            untouched = self._open.join(continued.select("tid"), on="tid", how="anti")
+            merged = (
+                pl.concat([earlier, continued], how="vertical_relaxed")
+                .group_by("tid", maintain_order=True)
+                .agg(
+                    pl.col("thread_uid", "source", "pid", "thread", "generation").first(),
+                    pl.col("thread_name", "reason", "task", "workload", "iteration").drop_nulls().first(),
+                    pl.col("first_ts").min(),
+                    pl.col("last_ts").max(),
+                    pl.col("first_line").first(),
+                    pl.col("last_line").last(),
+                    pl.col("records").sum(),
+                    pl.col("min_start").min(),
+                    pl.col("max_start").max(),
+                )
+                .select(earlier.columns)
+            )
+            part = pl.concat([merged, part.filter(~going_on).select(earlier.columns)], how="vertical_relaxed")
+        else:
+            untouched = part.clear()
+        still = pl.col("tid").is_in(current.implode())
+        self._done(part.filter(~still))
+        self._open = pl.concat([untouched, own_strings(part.filter(still))], how="vertical_relaxed")
+
+    def __len__(self) -> int:
+        return 0 if self._open is None else self._open.height
+
+    def close(self, where: pl.Expr | None = None) -> None:
+        """Hand over the open threads `where` holds (all of them by default)."""
+        if self._open is None:
+            return
+        over = pl.lit(True) if where is None else where
+        closed = self._open.filter(over)
+        self._open = self._open.filter(~over)
+        if closed.height:
+            self._done(closed)
 
 
 class _Processes:
