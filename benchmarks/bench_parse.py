@@ -246,11 +246,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Run:
-    """One child process: wall seconds, its own peak RSS in bytes, and its stdout."""
+    """One child process: wall seconds, its own peak RSS in bytes, its stdout, and the CPU
+    seconds it used (user + system, all its threads): on a shared machine, where other work
+    stretches wall times unevenly, CPU time says more steadily what a command costs."""
 
     seconds: float
     peak_rss: int
     stdout: str
+    cpu: float = 0.0
 
 
 @dataclass
@@ -264,6 +267,9 @@ class Tool:
 
     def median_seconds(self) -> float:
         return statistics.median(r.seconds for r in self.runs)
+
+    def median_cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
 
     def median_rss(self) -> float:
         return statistics.median(r.peak_rss for r in self.runs)
@@ -283,7 +289,7 @@ def run_child(command: list[str]) -> Run:
         if proc.returncode != 0:
             stderr = err.read().decode("utf-8", "replace")
             raise ChildFailed(f"exit {proc.returncode}: {shlex.join(command)}\n{stderr.strip()}")
-    return Run(seconds, usage.ru_maxrss * RSS_UNIT, stdout)
+    return Run(seconds, usage.ru_maxrss * RSS_UNIT, stdout, usage.ru_utime + usage.ru_stime)
 
 
 class ChildFailed(RuntimeError):
@@ -298,7 +304,8 @@ def measure(tools: list[Tool], runs: int) -> None:
             run = run_child(tool.command)
             tool.runs.append(run)
             print(
-                f"  run {i}/{runs}  {tool.name:<12} {run.seconds:8.2f} s  {run.peak_rss / MIB:8.1f} MiB peak RSS",
+                f"  run {i}/{runs}  {tool.name:<12} {run.seconds:8.2f} s  {run.cpu:8.2f} s CPU  "
+                f"{run.peak_rss / MIB:8.1f} MiB peak RSS",
                 flush=True,
             )
 
@@ -437,6 +444,7 @@ def print_ratios(tools: dict[str, Tool], imports: Tool, log: LogFile) -> None:
         lnav = tools["lnav"]
         print(
             f"  threadlog / lnav: time {tl.median_seconds() / lnav.median_seconds():.2f}x, "
+            f"CPU {tl.median_cpu() / lnav.median_cpu():.2f}x, "
             f"peak RSS {tl.median_rss() / lnav.median_rss():.2f}x"
         )
 
@@ -479,6 +487,11 @@ def print_phases(tools: dict[str, Tool]) -> None:
         f"{full.median_seconds():.2f} - {base:.2f} = {added:.2f} s "
         f"= {added / base:.2f} of the records-only parse (target <= 0.33)"
     )
+    cpu_full, cpu_base = full.median_cpu(), records_only.median_cpu()
+    print(
+        f"  the same in CPU seconds (medians) = {cpu_full:.2f} - {cpu_base:.2f} = {cpu_full - cpu_base:.2f} s "
+        f"= {(cpu_full - cpu_base) / cpu_base:.2f}"
+    )
     stubbed = tools["threadlog stubbed"].median_seconds()
     print(
         f"    of which all but reconstruction proper (evidence, marker scan, the columns' writing; "
@@ -507,12 +520,13 @@ def measure_scale(lines: int, small: LogFile, tools: dict[str, Tool], runs: int,
     except ChildFailed as exc:
         raise SystemExit(f"a measured command failed: {exc}") from None
     remove_store(STORE)()
-    print(f"  {'':<18}{'lines':>12}{'median s':>10}{'lines/s':>12}{'peak RSS MiB':>14}{'RSS x small':>13}")
+    print(f"  {'':<18}{'lines':>12}{'median s':>10}{'CPU s':>9}{'lines/s':>12}{'peak RSS MiB':>14}{'RSS x small':>13}")
     for name, tool in scaled.items():
         base = tools.get(name)
         grows = f"{tool.median_rss() / base.median_rss():13.2f}" if base and base.runs else f"{'-':>13}"
         print(
-            f"  {name:<18}{big.lines:12,}{tool.median_seconds():10.2f}{big.lines / tool.median_seconds():12,.0f}"
+            f"  {name:<18}{big.lines:12,}{tool.median_seconds():10.2f}{tool.median_cpu():9.2f}"
+            f"{big.lines / tool.median_seconds():12,.0f}"
             f"{tool.median_rss() / MIB:14.1f}{grows}"
         )
     full, records_only = scaled["threadlog"].median_seconds(), scaled["threadlog records"].median_seconds()
@@ -520,6 +534,11 @@ def measure_scale(lines: int, small: LogFile, tools: dict[str, Tool], runs: int,
         f"  reconstruction adds (parse - parse --records-only) / parse --records-only = "
         f"({full:.2f} - {records_only:.2f}) / {records_only:.2f} = {(full - records_only) / records_only:.2f} "
         f"(target <= 0.33)"
+    )
+    cpu_full, cpu_records = scaled["threadlog"].median_cpu(), scaled["threadlog records"].median_cpu()
+    print(
+        f"  the same in CPU seconds = ({cpu_full:.2f} - {cpu_records:.2f}) / {cpu_records:.2f} = "
+        f"{(cpu_full - cpu_records) / cpu_records:.2f}"
     )
     if "lnav" in scaled:
         lnav_s = scaled["lnav"].median_seconds()
