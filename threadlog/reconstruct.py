@@ -27,7 +27,7 @@ per-record columns at once and hands over each thread and iteration as soon as i
 over, so memory holds one chunk plus state per pid, per key and per open thread and
 iteration, however long the log. Within a chunk everything is polars expressions, mostly
 shifts and restarting sums over the records sorted by key; a key seen before enters the
-chunk as a "carried" row that holds its state (see `_CarriedKeys`), so the same
+chunk as a "carried" row that holds its state (see `_Keys`), so the same
 expressions continue it.
 """
 
@@ -188,9 +188,7 @@ class Reconstructor:
         self._gap: float | None = None
         self._rows = 0  # records seen: the next record's row number
         self._processes = _Processes(self.opts.pid_gap)
-        self._keys: pl.DataFrame | None = None  # per (pid, ident): its last record and running values
-        # per (pid, ident) of a retired process: the generation it reached
-        self._retired = pl.DataFrame(schema={"pid": pl.Int64, "ident_id": pl.Int64, "k_generation": pl.Int64})
+        self._keys = _Keys()
         self._threads = _OpenThreads(self._emit_threads)
         self._iterations: pl.DataFrame | None = None  # open iterations, their records so far
         self._open = pl.DataFrame(
@@ -230,7 +228,7 @@ class Reconstructor:
         iterations = self._iterations.select("start_row", "task", "workload", "iteration")  # type: ignore[union-attr]
         named = keyed.select("start_row").join(iterations, on="start_row", how="left", maintain_order="left")
         keyed = keyed.hstack(named.drop("start_row"))
-        self._threads.add(keyed, self._keys["k_tid"])  # type: ignore[index]
+        self._threads.add(keyed, self._keys.current_threads())
         self._count_iterations(keyed, ends)
         self._retire_silent_processes(ev["ts"].max())
         out = keyed.lazy().select("row", *RECORD_SCHEMA).sort("row").drop("row")
@@ -241,7 +239,7 @@ class Reconstructor:
         self._threads.close()
         if self._iterations is not None and self._iterations.height:
             self._emit_iterations(self._iterations)
-        self._keys = self._iterations = None  # the state is no longer needed
+        self._keys, self._iterations = _Keys(), None  # the state is no longer needed
         return self._tally.summary()
 
     # -- threads -------------------------------------------------------------------------
@@ -249,15 +247,7 @@ class Reconstructor:
     def _split_lifetimes(self, ev: pl.DataFrame) -> pl.DataFrame:
         """The chunk's records in key order, with ``reason, generation, tid`` and, with
         idents, ``start_row, attribution``."""
-        if self._keys is None:
-            self._keys = _CarriedKeys.empty(ev.schema)
-        present = ev.select(KEY).unique()
-        carried = self._keys.join(present, on=KEY, how="semi", nulls_equal=True)
-        back = self._retired.join(present, on=KEY, how="semi", nulls_equal=True)
-        if back.height:  # keys of retired processes: a new process, its generations count on
-            self._retired = self._retired.join(present, on=KEY, how="anti", nulls_equal=True)
-            carried = pl.concat([carried, _CarriedKeys.retired(back, self._keys.schema)], how="vertical_relaxed")
-        frame = pl.concat([_CarriedKeys.as_rows(carried), ev], how="diagonal_relaxed", rechunk=True)
+        frame = pl.concat([self._keys.carried_rows(ev), ev], how="diagonal_relaxed", rechunk=True)
         frame = _key_order(frame).with_columns(
             pl.col("carried").fill_null(False), first=_first_of("pid", "ident_id", "inst")
         )
@@ -299,11 +289,11 @@ class Reconstructor:
             k_tid=pl.when(carried_row).then(pl.col("k_tid")).when(new_thread).then(pl.col("row")).forward_fill(),
         )
         frame = _attribute_by_thread(frame)
-        self._keys = _upsert(self._keys, _CarriedKeys.from_rows(frame), KEY)
+        self._keys.keep_last(frame)
         frame = frame.filter(~carried_row).rename({"k_generation": "generation", "k_tid": "tid"})
         if not self.has_ident:
             frame = frame.drop("start_row", "attribution")
-        return frame.drop(*_CarriedKeys.STATE.keys() - {"k_generation", "k_tid"}, "carried", "first", "end_value")
+        return frame.drop(*_Keys.STATE.keys() - {"k_generation", "k_tid"}, "carried", "first", "end_value")
 
     def _retire_silent_processes(self, newest: object) -> None:
         """Close the threads of processes silent for longer than ``pid_gap``.
@@ -312,17 +302,14 @@ class Reconstructor:
         threads are over. Emitting them keeps memory from growing with every process a long
         log has seen; the pid's next record starts a new process instance, as the rule says.
         """
-        if self.opts.pid_gap is None or newest is None or self._keys is None:
+        if self.opts.pid_gap is None or newest is None or not self._keys.started:
             return
         retired = self._processes.retire_silent(newest)
         if not retired.len():
             return
         over = pl.col("pid").is_in(retired.implode())
         self._threads.close(over)
-        # their keys keep only the generation reached; iterations left open are unfinished
-        assert self._keys is not None
-        self._retired = pl.concat([self._retired, self._keys.filter(over).select(*KEY, "k_generation")])
-        self._keys = self._keys.filter(~over)
+        self._keys.retire(over)  # iterations left open on them are unfinished
 
     def _emit_threads(self, threads: pl.DataFrame) -> None:
         # the iteration a thread ran, when it ran exactly one
@@ -461,7 +448,6 @@ class Reconstructor:
     def _count_iterations(self, keyed: pl.DataFrame, ends: pl.DataFrame) -> None:
         """Add the chunk's records to their iterations; emit the iterations that are over
         (their END came, or their thread or process moved on)."""
-        assert self._keys is not None
         assert self._iterations is not None
         members = _rows(keyed, pl.col("start_row").is_not_null(), "start_row", "line", "row", "mark")
         if self.has_ident:  # an iteration's records are contiguous in key order
@@ -487,10 +473,8 @@ class Reconstructor:
             max_line=pl.max_horizontal("max_line", "c_max_line"),
         )
         its = its.drop(part.columns[1:])
-        if self.has_ident:
-            still = self._keys.filter(pl.col("k_block_start") & (pl.col("k_block_ends") == 0))["k_block_row"]
-        else:
-            still = self._open["start_row"]
+        # open: with idents, those its key's block still holds; without, those with no END yet
+        still = self._keys.open_iterations() if self.has_ident else self._open["start_row"]
         is_open = pl.col("start_row").is_in(still.implode())
         self._emit_iterations(its.filter(~is_open))
         self._iterations = own_strings(its.filter(is_open))
@@ -782,8 +766,8 @@ class _Processes:
         return retired
 
 
-class _CarriedKeys:
-    """The state a ``(pid, ident)`` key carries from one chunk into the next: its last record
+class _Keys:
+    """What each ``(pid, ident)`` key carries from one chunk into the next: its last record
     (``row, inst, mark, ts, thread_name``, the epochs it was in) and the running values
     ``k_*`` the rules read at that record. In the next chunk it enters as a row ahead of the
     key's records, flagged ``carried``, so shifts and running sums continue through it."""
@@ -793,20 +777,39 @@ class _CarriedKeys:
         "k_trigger": pl.Boolean,  # the key triggered a hook
         "k_markers": pl.Boolean,  # the key (this process) has had markers
         "k_generation": pl.Int64,
-        "k_tid": pl.Int64,
+        "k_tid": pl.Int64,  # its current thread
         "k_block_start": pl.Boolean,  # the key's current block began with a START
         "k_block_row": pl.Int64,  # ... at this row
         "k_block_ends": pl.Int64,  # ENDs in the block so far
     }
     LAST: ClassVar[list[str]] = ["row", "inst", "mark", "ts", "thread_name", "wl_epoch", "hook_epoch"]
+    # a key of a retired process keeps only the generation it reached
+    RETIRED: ClassVar[dict[str, pl.DataType]] = {"pid": pl.Int64, "ident_id": pl.Int64, "k_generation": pl.Int64}
 
-    @classmethod
-    def empty(cls, schema: pl.Schema) -> pl.DataFrame:
-        types = {**schema, "inst": pl.Int32, "wl_epoch": pl.Int64, "hook_epoch": pl.Int64}
-        return pl.DataFrame(schema={**{c: types[c] for c in (*KEY, *cls.LAST)}, **cls.STATE})
+    def __init__(self) -> None:
+        self._table: pl.DataFrame | None = None  # per key: KEY, LAST, STATE
+        self._retired = pl.DataFrame(schema=self.RETIRED)
 
-    @classmethod
-    def retired(cls, keys: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    @property
+    def started(self) -> bool:
+        return self._table is not None
+
+    def carried_rows(self, ev: pl.DataFrame) -> pl.DataFrame:
+        """The rows that enter the chunk `ev` ahead of its records: one per key of `ev` seen
+        before."""
+        if self._table is None:
+            types = {**ev.schema, "inst": pl.Int32, "wl_epoch": pl.Int64, "hook_epoch": pl.Int64}
+            self._table = pl.DataFrame(schema={**{c: types[c] for c in (*KEY, *self.LAST)}, **self.STATE})
+        present = ev.select(KEY).unique()
+        carried = self._table.join(present, on=KEY, how="semi", nulls_equal=True)
+        back = self._retired.join(present, on=KEY, how="semi", nulls_equal=True)
+        if back.height:  # keys of retired processes: a new process, its generations count on
+            self._retired = self._retired.join(present, on=KEY, how="anti", nulls_equal=True)
+            carried = pl.concat([carried, self._back(back, self._table.schema)], how="vertical_relaxed")
+        return carried.with_columns(carried=pl.lit(True), main=pl.lit(False), hook_trigger=pl.lit(False))
+
+    @staticmethod
+    def _back(keys: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
         """Carried rows for keys of retired processes: only the generation counts on (the
         next record is a new process's, so every other value starts afresh)."""
         defaults = {
@@ -826,16 +829,28 @@ class _CarriedKeys:
         missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema if c not in filled.columns]
         return filled.with_columns(missing).select(schema.names())
 
-    @classmethod
-    def as_rows(cls, carried: pl.DataFrame) -> pl.DataFrame:
-        return carried.with_columns(carried=pl.lit(True), main=pl.lit(False), hook_trigger=pl.lit(False))
-
-    @classmethod
-    def from_rows(cls, frame: pl.DataFrame) -> pl.DataFrame:
-        """Each key's last row (`frame` is in key order)."""
+    def keep_last(self, frame: pl.DataFrame) -> None:
+        """Keep each key's last row of `frame` (the chunk in key order, with the rules' values)."""
+        assert self._table is not None
         at_end = pl.int_range(pl.len()) == pl.len() - 1
         last = at_end | pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(-1)) for c in KEY)
-        return frame.select(*KEY, *cls.LAST, *cls.STATE).filter(last)
+        self._table = _upsert(self._table, frame.select(*KEY, *self.LAST, *self.STATE).filter(last), KEY)
+
+    def current_threads(self) -> pl.Series:
+        """Each key's current thread (``tid``)."""
+        assert self._table is not None
+        return self._table["k_tid"]
+
+    def open_iterations(self) -> pl.Series:
+        """The iterations (``start_row``) still open on their key."""
+        assert self._table is not None
+        return self._table.filter(pl.col("k_block_start") & (pl.col("k_block_ends") == 0))["k_block_row"]
+
+    def retire(self, over: pl.Expr) -> None:
+        """Shrink the keys `over` holds for to the generation they reached."""
+        assert self._table is not None
+        self._retired = pl.concat([self._retired, self._table.filter(over).select(*KEY, "k_generation")])
+        self._table = self._table.filter(~over)
 
 
 def _attribute_by_thread(frame: pl.DataFrame) -> pl.DataFrame:
