@@ -190,7 +190,7 @@ class Reconstructor:
         self._processes = _Processes(self.opts.pid_gap)
         self._keys = _Keys()
         self._threads = _OpenThreads(self._emit_threads)
-        self._iterations: pl.DataFrame | None = None  # open iterations, their records so far
+        self._iterations = _OpenIterations(self._emit_iterations, has_ident=has_ident)
         self._open = pl.DataFrame(
             schema={"pid": pl.Int64, "inst": pl.Int32, "task": pl.String, "iteration": pl.Int64, "start_row": pl.Int64}
         )  # without idents: each process's open iterations
@@ -214,19 +214,20 @@ class Reconstructor:
             ev,
             pl.col("mark") == END,
             pl.col("row").alias("end_row"),
-            pl.col("line").alias("c_end_line"),
-            pl.col("ts").alias("c_end_ts"),
-            pl.col("m_status").alias("c_m_status"),
-            pl.col("m_error_type").alias("c_error_type"),
-            pl.col("m_error").alias("c_error"),
+            pl.col("line").alias("new_end_line"),
+            pl.col("ts").alias("new_end_ts"),
+            pl.col("m_status").alias("new_m_status"),
+            pl.col("m_error_type").alias("new_error_type"),
+            pl.col("m_error").alias("new_error"),
         )
         ev = self._processes.split(ev).drop("m_status", "m_error_type", "m_error", "process_start", "finished_workload")
         keyed = self._split_lifetimes(ev).with_columns(_thread_uid())
         if not self.has_ident:
             keyed = self._attribute_by_window(keyed)
         self._open_iterations(keyed)
-        iterations = self._iterations.select("start_row", "task", "workload", "iteration")  # type: ignore[union-attr]
-        named = keyed.select("start_row").join(iterations, on="start_row", how="left", maintain_order="left")
+        named = keyed.select("start_row").join(
+            self._iterations.names(), on="start_row", how="left", maintain_order="left"
+        )
         keyed = keyed.hstack(named.drop("start_row"))
         self._threads.add(keyed, self._keys.current_threads())
         self._count_iterations(keyed, ends)
@@ -237,9 +238,8 @@ class Reconstructor:
     def finish(self) -> dict[str, object]:
         """Emit the threads and iterations still open; the summary's figures."""
         self._threads.close()
-        if self._iterations is not None and self._iterations.height:
-            self._emit_iterations(self._iterations)
-        self._keys, self._iterations = _Keys(), None  # the state is no longer needed
+        self._iterations.close()
+        self._keys = _Keys()  # the state is no longer needed
         return self._tally.summary()
 
     # -- threads -------------------------------------------------------------------------
@@ -430,54 +430,13 @@ class Reconstructor:
             "thread",
             "thread_uid",
         ).sort("start_row")
-        opened = starts.with_columns(
-            workload=self._workloads.number(keyed, starts),
-            end_line=pl.lit(None, pl.Int64),
-            end_ts=pl.lit(None, starts.schema["start_ts"]),
-            m_status=pl.lit(None, pl.String),
-            error_type=pl.lit(None, pl.String),
-            error=pl.lit(None, pl.String),
-            records=pl.lit(0, pl.Int64),
-            max_line=pl.lit(None, pl.Int64),
-        )
-        if self._iterations is None:
-            self._iterations = opened
-        else:
-            self._iterations = pl.concat([self._iterations, opened], how="vertical_relaxed")
+        self._iterations.open(starts.with_columns(workload=self._workloads.number(keyed, starts)))
 
     def _count_iterations(self, keyed: pl.DataFrame, ends: pl.DataFrame) -> None:
-        """Add the chunk's records to their iterations; emit the iterations that are over
-        (their END came, or their thread or process moved on)."""
-        assert self._iterations is not None
-        members = _rows(keyed, pl.col("start_row").is_not_null(), "start_row", "line", "row", "mark")
-        if self.has_ident:  # an iteration's records are contiguous in key order
-            block = (pl.col("start_row") != pl.col("start_row").shift(1)).fill_null(True).cum_sum().set_sorted()
-            grouped = members.group_by(block.alias("_block"), maintain_order=True)
-        else:
-            grouped = members.group_by("start_row")
-        first = [pl.col("start_row").first()] if self.has_ident else []
-        part = (
-            grouped.agg(
-                *first,
-                pl.col("row").filter(pl.col("mark") == END).first().alias("end_row"),
-                pl.len().cast(pl.Int64).alias("c_records"),
-                pl.col("line").max().alias("c_max_line"),
-            )
-            .drop("_block", strict=False)
-            .join(ends, on="end_row", how="left")
-            .drop("end_row")
-        )
-        its = self._iterations.join(part, on="start_row", how="left", maintain_order="left").with_columns(
-            *(pl.coalesce(c, f"c_{c}").alias(c) for c in ("end_line", "end_ts", "m_status", "error_type", "error")),
-            records=pl.col("records") + pl.col("c_records").fill_null(0),
-            max_line=pl.max_horizontal("max_line", "c_max_line"),
-        )
-        its = its.drop(part.columns[1:])
+        """Add the chunk's records to their iterations; those over are handed on."""
         # open: with idents, those its key's block still holds; without, those with no END yet
         still = self._keys.open_iterations() if self.has_ident else self._open["start_row"]
-        is_open = pl.col("start_row").is_in(still.implode())
-        self._emit_iterations(its.filter(~is_open))
-        self._iterations = own_strings(its.filter(is_open))
+        self._iterations.add(keyed, ends, still)
 
     def _emit_iterations(self, iterations: pl.DataFrame) -> None:
         # an END without a status (a user's marker may not say) means the unit of work ended well
@@ -547,6 +506,76 @@ def _thread_uid() -> pl.Expr:
         pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"), pl.lit("-")),
         pl.when(pl.col("ident_id").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
     ).alias("thread_uid")
+
+
+class _OpenIterations:
+    """The iterations begun and not yet over, named by their ``start_row``: what they are
+    (`ITERATION_COLUMNS` so far) and their records so far, handed to `done` once over."""
+
+    def __init__(self, done: Callable[[pl.DataFrame], None], *, has_ident: bool) -> None:
+        self._open: pl.DataFrame | None = None
+        self._done = done
+        self.has_ident = has_ident
+
+    def open(self, starts: pl.DataFrame) -> None:
+        """Open the iterations of `starts` (``start_row, task, workload, iteration``, where and
+        when they began)."""
+        opened = starts.with_columns(
+            end_line=pl.lit(None, pl.Int64),
+            end_ts=pl.lit(None, starts.schema["start_ts"]),
+            m_status=pl.lit(None, pl.String),
+            error_type=pl.lit(None, pl.String),
+            error=pl.lit(None, pl.String),
+            records=pl.lit(0, pl.Int64),
+            max_line=pl.lit(None, pl.Int64),
+        )
+        if self._open is None:
+            self._open = opened
+        else:
+            self._open = pl.concat([self._open, opened], how="vertical_relaxed")
+
+    def names(self) -> pl.DataFrame:
+        """``start_row, task, workload, iteration`` of each open iteration."""
+        assert self._open is not None
+        return self._open.select("start_row", "task", "workload", "iteration")
+
+    def add(self, keyed: pl.DataFrame, ends: pl.DataFrame, still: pl.Series) -> None:
+        """Add the chunk's records (`keyed`, with ``start_row``) to their iterations, with
+        what their END says (`ends`, by ``end_row``); hand over those not in `still`."""
+        assert self._open is not None
+        members = _rows(keyed, pl.col("start_row").is_not_null(), "start_row", "line", "row", "mark")
+        if self.has_ident:  # an iteration's records are contiguous in key order
+            block = (pl.col("start_row") != pl.col("start_row").shift(1)).fill_null(True).cum_sum().set_sorted()
+            grouped = members.group_by(block.alias("_block"), maintain_order=True)
+        else:
+            grouped = members.group_by("start_row")
+        first = [pl.col("start_row").first()] if self.has_ident else []
+        part = (
+            grouped.agg(
+                *first,
+                pl.col("row").filter(pl.col("mark") == END).first().alias("end_row"),
+                pl.len().cast(pl.Int64).alias("new_records"),
+                pl.col("line").max().alias("new_max_line"),
+            )
+            .drop("_block", strict=False)
+            .join(ends, on="end_row", how="left")
+            .drop("end_row")
+        )
+        its = self._open.join(part, on="start_row", how="left", maintain_order="left").with_columns(
+            *(pl.coalesce(c, f"new_{c}").alias(c) for c in ("end_line", "end_ts", "m_status", "error_type", "error")),
+            records=pl.col("records") + pl.col("new_records").fill_null(0),
+            max_line=pl.max_horizontal("max_line", "new_max_line"),
+        )
+        its = its.drop(part.columns[1:])
+        is_open = pl.col("start_row").is_in(still.implode())
+        self._done(its.filter(~is_open))
+        self._open = own_strings(its.filter(is_open))
+
+    def close(self) -> None:
+        """Hand over every open iteration."""
+        if self._open is not None and self._open.height:
+            self._done(self._open)
+        self._open = None
 
 
 class _OpenThreads:
