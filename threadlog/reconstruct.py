@@ -28,7 +28,9 @@ over, so memory holds one chunk plus state per pid, per key and per open thread 
 iteration, however long the log. Within a chunk everything is polars expressions, mostly
 shifts and restarting sums over the records sorted by key; a key seen before enters the
 chunk as a "carried" row that holds its state (see `_Keys`), so the same
-expressions continue it.
+expressions continue it. The state is kept by what owns it, each part with its schema:
+`_Processes` (per pid), `_Keys` (per key), `_OpenThreads`, `_OpenIterations` and
+`_WorkloadNumbering`.
 """
 
 from __future__ import annotations
@@ -200,8 +202,8 @@ class Reconstructor:
     def feed(self, ev: pl.DataFrame) -> pl.LazyFrame:
         """This chunk's per-record columns (`RECORD_SCHEMA`), in its record order.
 
-        Lazy: formatting each record's ``thread_uid`` and putting the records back in order
-        need no state, so the caller collects them off the reconstructor's thread."""
+        Lazy: putting the records back in record order needs no state, so the caller
+        collects them off the reconstructor's thread."""
         if self._rows == 0:
             self._gap = self.opts.gap
             markers = self.log_has_markers or bool((ev["mark"] > 0).any())
