@@ -10,25 +10,32 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import polars as pl
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 
 from threadlog import __version__
 from threadlog.errors import ExitCode, ThreadlogError
 from threadlog.export import format_of, write_frame, write_trace
 from threadlog.markers import Markers
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
+from threadlog.render import (
+    cell,
+    err_console,
+    formats_table,
+    ingest_with_progress,
+    iteration_candidates,
+    out_console,
+    print_frame,
+    print_thread_timeline,
+    print_timeline,
+    summary_table,
+)
 from threadlog.store import Store
 from threadlog.views import (
-    IterationTimeline,
     iteration_stats,
     list_iterations,
     list_threads,
@@ -38,9 +45,6 @@ from threadlog.views import (
     thread_timeline,
 )
 from threadlog.views import timeline as build_timeline
-
-if TYPE_CHECKING:
-    from threadlog.ingest import IngestOptions
 
 __all__ = ["app", "main"]
 
@@ -90,13 +94,6 @@ def _root(
     ] = False,
 ) -> None:
     """threadlog: real threads and Rally iterations from Python logs."""
-
-
-def _err() -> Console:
-    con = Console(stderr=True, highlight=False)
-    if not con.is_terminal:
-        con = Console(stderr=True, highlight=False, width=160)
-    return con
 
 
 @app.command()
@@ -179,13 +176,13 @@ def parse(
         markers=Markers.custom(iteration_start, iteration_end),
         reconstruct=None if records_only else ReconstructOptions(gap=gap, pid_gap=pid_gap or None),
     )
-    err = _err()
+    err = err_console()
     live = err.is_terminal and not as_json
-    summary = _ingest_with_progress(logs, options, err) if live else ingest(logs, options)
+    summary = ingest_with_progress(logs, options, err) if live else ingest(logs, options)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        err.print(_summary_table(summary))
+        err.print(summary_table(summary))
 
 
 @app.command()
@@ -198,77 +195,7 @@ def formats() -> None:
     """
     from threadlog.grammars import PRESETS  # noqa: PLC0415 (see parse)
 
-    table = Table("preset", "format", "exception prefix")
-    for name, grammar in PRESETS.items():
-        table.add_row(name, "\n".join(grammar.formats), "\n".join(p.format for p in grammar.exceptions))
-    Console().print(table)
-
-
-def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> dict[str, Any]:
-    from threadlog.ingest import ingest  # noqa: PLC0415 (see parse)
-    from threadlog.reader import open_source  # noqa: PLC0415 (see parse)
-
-    # progress counts bytes of text; the total is known only for plain files
-    sources = [open_source(name) for name in logs]
-    sizes = [s.size for s in sources if not s.compressed]
-    total = sum(sizes) if len(sizes) == len(sources) and None not in sizes else None
-    with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("read", total=total or None)
-        options.progress = lambda done: bar.update(task, completed=done)
-        return ingest(logs, options)
-
-
-def _summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    fmt = s["format"]
-    how = "detected" if fmt["detected"] else "given"
-    rows: list[tuple[str, Any]] = [
-        ("files", ", ".join(s["files"])),
-        ("format", f"{fmt['name']} ({how})" + _per_file(s.get("format_per_file"))),
-        ("lines read", f"{s['lines']:,}"),
-        ("records", f"{s['records']:,}"),
-        ("multi-line records", f"{s['multiline_records']:,}"),
-        ("unparsed lines", f"{s['unparsed_lines']:,}"),
-        ("lines with replaced bytes", f"{s['replaced_lines']:,}"),
-        ("time span", _span(s)),
-        ("processes", f"{s['processes']:,}"),
-        ("(pid, ident) pairs", "no ident in format" if s["pid_thread_pairs"] is None else f"{s['pid_thread_pairs']:,}"),
-    ]
-    for key, label in (
-        ("logical_threads", "logical threads"),
-        ("recycled_idents", "recycled idents"),
-        ("tasks", "tasks"),
-        ("workloads", "workloads"),
-        ("iterations", "iterations"),
-    ):
-        if key in s:
-            rows.append((label, _fmt_value(s[key])))
-    rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
-    for k, v in rows:
-        table.add_row(k, str(v))
-    return table
-
-
-def _per_file(per_file: dict[str, str] | None) -> str:
-    if not per_file:
-        return ""
-    return "; per file: " + ", ".join(f"{Path(name).name} {fmt}" for name, fmt in per_file.items())
-
-
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k} {val:,}" if isinstance(val, int) else f"{k} {val}" for k, val in v.items())
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
-def _span(s: dict[str, Any]) -> str:
-    if s["first_ts"] is None:
-        return "no timestamps in format"
-    # from meta.json they come back as text
-    first, last = (datetime.fromisoformat(t) if isinstance(t, str) else t for t in (s["first_ts"], s["last_ts"]))
-    return f"{first} .. {last} ({(last - first).total_seconds():.3f} s)"
+    Console().print(formats_table(PRESETS))
 
 
 # -- reading the store ----------------------------------------------------------------------
@@ -280,38 +207,13 @@ def _reading(store: str | None) -> Iterator[Store]:
     opened = Store.open(store)
     changed = opened.stale_sources()
     if changed:
-        _err().print(
+        err_console().print(
             f"[yellow]warning:[/] changed since parsed: {', '.join(changed)}; "
             "run `threadlog parse` again for current results",
             soft_wrap=True,
         )
     with opened.reading():
         yield opened
-
-
-def _out() -> Console:
-    con = Console(highlight=False)
-    if not con.is_terminal:  # piped: do not squeeze tables into 80 columns
-        con = Console(highlight=False, width=200)
-    return con
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
-def _print_frame(frame: pl.DataFrame, columns: list[str], title: str, limit: int) -> None:
-    table = Table(*columns, title=title, title_justify="left")
-    shown = frame if limit <= 0 else frame.head(limit)
-    for row in shown.select(columns).iter_rows():
-        table.add_row(*(_cell(v) for v in row))
-    _out().print(table)
-    if 0 < limit < frame.height:
-        _err().print(f"{frame.height - limit:,} more rows; --limit 0 shows all")
 
 
 @app.command()
@@ -330,7 +232,7 @@ def info(
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        _out().print(_summary_table(summary, "threadlog info"))
+        out_console().print(summary_table(summary, "threadlog info"))
 
 
 LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.")]
@@ -361,7 +263,7 @@ def threads(
         if recycled:
             frame = recycled_idents(opened, pid)
             cols = ["pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"]
-            _print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
+            print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
             return
         frame = list_threads(opened, pid)
         cols = [
@@ -375,7 +277,7 @@ def threads(
             "records",
             "iteration",
         ]
-        _print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
+        print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
 
 
 @app.command()
@@ -410,25 +312,13 @@ def iterations(
             "last_line",
         ]
         shown = frame.with_columns(pl.col("task").str.slice(0, 8))
-        _print_frame(shown, cols, f"{frame.height:,} iterations", limit)
+        print_frame(shown, cols, f"{frame.height:,} iterations", limit)
         st = iteration_stats(frame)
-        _out().print(
+        out_console().print(
             f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
-            f"unfinished {st['unfinished']:,}  duration s: min {_cell(st['min'])}  "
-            f"median {_cell(st['median'])}  p90 {_cell(st['p90'])}  max {_cell(st['max'])}"
+            f"unfinished {st['unfinished']:,}  duration s: min {cell(st['min'])}  "
+            f"median {cell(st['median'])}  p90 {cell(st['p90'])}  max {cell(st['max'])}"
         )
-
-
-LEVEL_STYLE = {
-    "ERROR": "bold red",
-    "CRITICAL": "bold red",
-    "WARNING": "yellow",
-    "WARN": "yellow",
-    "INFO": "green",
-    "DEBUG": "dim",
-    "RALLYDEBUG": "dim",
-    "TRACE": "dim",
-}
 
 
 @app.command()
@@ -471,121 +361,24 @@ def timeline(
             if out is not None or to is not None:
                 _write_timeline(records, out, to, force)
                 return
-            _print_thread_timeline(row, records)
+            print_thread_timeline(row, records)
             return
         assert iteration is not None
         found = select_iteration(opened, iteration, task, workload)
         if found.height > 1:
-            table = Table(
-                "task",
-                "workload",
-                "status",
-                "start",
-                "pick with",
-                title=f"iteration {iteration} is in {found.height} workloads",
-            )
-            for row in found.iter_rows(named=True):
-                table.add_row(
-                    row["task"],
-                    str(row["workload"]),
-                    row["status"],
-                    _cell(row["start_ts"]),
-                    f"--task {row['task'][:8]} --workload {row['workload']}",
-                )
-            _err().print(table)
+            err_console().print(iteration_candidates(iteration, found))
             raise typer.Exit(ExitCode.USER_ERROR)
         view = build_timeline(opened, found.row(0, named=True), level, context)
         if out is not None or to is not None:
             _write_timeline(view.records, out, to, force)
             return
-        _print_timeline(view)
+        print_timeline(view)
 
 
 def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
     write_frame(records.drop("parsed"), out, format_of(out, to), force)
     if out is not None:
-        _err().print(f"wrote {records.height:,} records to {out}")
-
-
-def _print_thread_timeline(row: dict[str, Any], records: pl.DataFrame) -> None:
-    con = _out()
-    con.print(
-        f"[bold]thread {row['thread_uid']}[/]  pid {row['pid']}  ident {_cell(row['thread'])}  "
-        f"name {_cell(row['thread_name'])}  began: {row['reason']}",
-        soft_wrap=True,
-    )
-    con.print(
-        f"first {_cell(row['first_ts'])}  last {_cell(row['last_ts'])}  lines {row['first_line']}..{row['last_line']}  "
-        f"records {records.height}",
-        soft_wrap=True,
-    )
-    _print_records(con, records)
-
-
-def _print_timeline(view: IterationTimeline) -> None:
-    it = view.iteration
-    con = _out()
-    status = it["status"] + (f": {it['error_type']}: {it['error']}" if it["error_type"] else "")
-    con.print(
-        f"[bold]iteration {it['iteration']}[/]  task {it['task']}  workload {it['workload']}  status {status}",
-        soft_wrap=True,
-    )
-    con.print(
-        f"pid {it['pid']}  ident {_cell(it['thread'])}  thread {it['thread_uid']}  "
-        f"start {_cell(it['start_ts'])}  end {_cell(it['end_ts'])}  duration {_cell(it['duration_s'])} s  "
-        f"records {view.records.height}",
-        soft_wrap=True,
-    )
-    if view.ambiguous:
-        con.print(
-            f"[yellow]{view.ambiguous} records in its span could not be attributed (ambiguous: "
-            "several iterations open in the process)[/]"
-        )
-    _print_records(con, view.records)
-    if view.context is not None:
-        _print_context(con, view)
-
-
-def _print_records(con: Console, records: pl.DataFrame) -> None:
-    for row in records.iter_rows(named=True):
-        offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
-        lvl = row["level"] or "-"
-        style = LEVEL_STYLE.get(lvl, "")
-        lines = (row["message"] or "").split("\n")
-        where = f"{Path(row['source']).name}:{row['line']}"
-        tag = "" if row["attribution"] in ("thread", None) else f" ({row['attribution']})"
-        con.print(
-            f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]",
-            soft_wrap=True,
-        )
-        for extra in lines[1:]:
-            con.print(f"{'':>10}   {escape(extra)}", soft_wrap=True)
-
-
-def _print_context(con: Console, view: IterationTimeline) -> None:
-    it, context = view.iteration, view.context
-    assert context is not None  # the caller checked
-    title = f"{context.height} iterations overlapped it in pid {it['pid']}"
-    table = Table(
-        "iteration",
-        "workload",
-        "status",
-        "start offset s",
-        "end offset s",
-        "thread_uid",
-        title=title,
-        title_justify="left",
-    )
-    for row in context.iter_rows(named=True):
-        table.add_row(
-            str(row["iteration"]),
-            str(row["workload"]),
-            row["status"],
-            _cell(row["start_offset_s"]),
-            _cell(row["end_offset_s"]),
-            row["thread_uid"],
-        )
-    con.print(table)
+        err_console().print(f"wrote {records.height:,} records to {out}")
 
 
 @app.command()
@@ -616,7 +409,7 @@ def export(
     with _reading(store) as opened:
         if what == "trace":
             n = write_trace(opened, out, force)
-            _err().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
+            err_console().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
             return
         if what not in ("records", "threads", "iterations"):
             raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
@@ -626,7 +419,7 @@ def export(
         frame = scan_table(opened, what, task, workload, iteration, status)
         write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
         rows = frame.select(pl.len()).collect().item()
-        _err().print(f"wrote {rows:,} {what} rows to {out}")
+        err_console().print(f"wrote {rows:,} {what} rows to {out}")
 
 
 def main() -> None:
