@@ -1,7 +1,11 @@
-"""The `threadlog` command: argument handling and presentation only.
+"""The `threadlog` command: argument handling only; `threadlog.render` shows the results.
 
-Data goes to stdout (or a file), messages and tables for people to stderr. A
-`ThreadlogError` anywhere below is caught here, once, and printed as one line.
+Data goes to stdout (or a file), messages for people to stderr. A `ThreadlogError`
+anywhere below is caught here, once, and printed as one line.
+
+The options every listing and every writer share are declared once below (`JsonOpt`,
+`ColumnsOpt`, `LimitOpt`, `OutOpt`, `ToOpt`, `ForceOpt`): a new command takes them as
+parameters and hands them to `threadlog.listing.print_listing` or `threadlog.output.target`.
 """
 
 from __future__ import annotations
@@ -10,32 +14,41 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 import typer
 from rich.console import Console
 
 from threadlog import __version__
+from threadlog.cli_help import App, HelpGroup
 from threadlog.errors import ExitCode, ThreadlogError
-from threadlog.export import format_of, write_frame, write_trace
+from threadlog.export import write_frame, write_trace
+from threadlog.listing import ListingOptions, cell, print_listing
 from threadlog.markers import Markers
+from threadlog.output import TABLE_FORMATS, TRACE_FORMATS, target
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.render import (
-    cell,
+    CANDIDATES,
+    ITERATIONS,
+    RECYCLED,
+    THREADS,
     err_console,
-    formats_table,
+    formats_frame,
     ingest_with_progress,
-    iteration_candidates,
     out_console,
-    print_frame,
+    plural,
+    print_formats,
+    print_summary,
     print_thread_timeline,
     print_timeline,
-    summary_table,
+    timeline_json,
 )
 from threadlog.store import Store
 from threadlog.views import (
+    LEVEL_RANK,
+    NO_ITERATIONS,
+    has_iterations,
     iteration_stats,
     list_iterations,
     list_threads,
@@ -46,10 +59,24 @@ from threadlog.views import (
 )
 from threadlog.views import timeline as build_timeline
 
-__all__ = ["app", "main"]
+__all__ = ["PRESET_NAMES", "app", "main"]
+
+# `threadlog formats` lists them; kept here so that --help need not load the parser (a test
+# checks it against threadlog.grammars.PRESETS)
+PRESET_NAMES = (
+    "oslo",
+    "oslo-thread",
+    "oslo-threadname",
+    "oslo-thread-threadname",
+    "pid-thread",
+    "home-assistant",
+    "home-assistant-seconds",
+    "common",
+    "basic",
+)
 
 
-class _Commands(typer.core.TyperGroup):
+class _Commands(HelpGroup):
     """Prints user errors as one line and exits non-zero, without a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -63,7 +90,7 @@ class _Commands(typer.core.TyperGroup):
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-app = typer.Typer(
+app = App(
     cls=_Commands,
     help="Make the logs of concurrent Python programs readable again: real threads and "
     "Rally iterations from logs whose thread idents are recycled.\n\n"
@@ -73,11 +100,47 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _not_negative(value: float | None) -> float | None:
+    if value is not None and value < 0:
+        raise typer.BadParameter("must be 0 or more seconds")
+    return value
+
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", envvar="THREADLOG_STORE", help="Store folder [default: ./.threadlog]"),
+    typer.Option("--store", envvar="THREADLOG_STORE", metavar="DIR", help="Store folder [default: ./.threadlog]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")]
+LimitOpt = Annotated[int, typer.Option("--limit", metavar="N", help="Rows to show; 0 for all.")]
+ColumnsOpt = Annotated[
+    str | None, typer.Option("--columns", metavar="A,B,...", help="Columns to show, in order (any of the table's).")
+]
+OutOpt = Annotated[
+    str | None,
+    typer.Option("--out", "-o", metavar="FILE", help="Write to FILE, its extension picks the format; - for stdout."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+TableToOpt = Annotated[
+    str | None, typer.Option("--to", metavar="FORMAT", help="Format on stdout: csv (default), parquet or jsonl.")
+]
+TaskOpt = Annotated[str | None, typer.Option("--task", metavar="UUID", help="Task uuid (a unique prefix is enough).")]
+WorkloadOpt = Annotated[int | None, typer.Option("--workload", metavar="N", help="Workload ordinal within the task.")]
+StatusOpt = Annotated[
+    Literal["ok", "error", "unfinished"] | None,
+    typer.Option("--status", metavar="STATUS", help="Only iterations with this status: ok, error or unfinished."),
+]
+LevelOpt = Annotated[
+    Literal[tuple(LEVEL_RANK)] | None,  # type: ignore[valid-type]
+    typer.Option(
+        "--level",
+        metavar="LEVEL",
+        case_sensitive=False,
+        help=f"Only records at this level or above: {', '.join(LEVEL_RANK)}.",
+    ),
 ]
 
 
@@ -100,45 +163,73 @@ def _root(
 def parse(
     logs: Annotated[
         list[str],
-        typer.Argument(help="Log files in order (rotated sets: oldest first); .gz, .bz2 and .xz too; - for stdin."),
+        typer.Argument(
+            metavar="LOG",
+            help="Log files in order (rotated sets: oldest first); .gz, .bz2 and .xz too; - for stdin.",
+        ),
     ],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="The program's logging format string.")] = None,
-    style: Annotated[str, typer.Option("--style", help="Format style: % { or $.")] = "%",
-    datefmt: Annotated[str | None, typer.Option("--datefmt", help="strftime format of %(asctime)s.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", metavar="FORMAT", help="The program's logging format string.")
+    ] = None,
+    style: Annotated[
+        Literal["%", "{", "$"],
+        typer.Option("--style", metavar="STYLE", help="The format string's style, as in logging: %, { or $."),
+    ] = "%",
+    datefmt: Annotated[
+        str | None, typer.Option("--datefmt", metavar="STRFTIME", help="The format of %(asctime)s.")
+    ] = None,
     exception_prefix: Annotated[
-        str | None, typer.Option("--exception-prefix", help="oslo logging_exception_prefix, for traceback lines.")
+        str | None,
+        typer.Option(
+            "--exception-prefix", metavar="FORMAT", help="oslo's logging_exception_prefix, for traceback lines."
+        ),
     ] = None,
     rally_conf: Annotated[
-        Path | None, typer.Option("--rally-conf", help="Read the logging formats from this rally.conf.")
+        str | None,
+        typer.Option("--rally-conf", metavar="FILE", help="Read the logging formats from this rally.conf."),
     ] = None,
     preset_name: Annotated[
-        str | None, typer.Option("--preset", help="Use a built-in format by name instead of detecting one.")
+        Literal[PRESET_NAMES] | None,  # type: ignore[valid-type]
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help=f"Use this built-in format instead of detecting one: {', '.join(PRESET_NAMES)}.",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     gap: Annotated[
         float | None,
         typer.Option(
             "--gap",
-            min=0.0,
-            help="Seconds of silence on an ident (without markers) that start a new thread "
+            metavar="SECONDS",
+            callback=_not_negative,
+            help="Silence on an ident (without markers) that starts a new thread "
             "[default: 0.2, and only in logs without iteration markers].",
         ),
     ] = None,
     pid_gap: Annotated[
         float,
-        typer.Option("--pid-gap", min=0.0, help="Seconds of silence after which a pid names a new process; 0: never."),
+        typer.Option(
+            "--pid-gap",
+            metavar="SECONDS",
+            callback=_not_negative,
+            help="Silence after which a pid names a new process; 0: never.",
+        ),
     ] = DEFAULT_PID_GAP,
     iteration_start: Annotated[
         str | None,
         typer.Option(
-            "--iteration-start", help="Regex of a unit of work's first message: (?P<iteration>...), opt. (?P<task>...)."
+            "--iteration-start",
+            metavar="REGEX",
+            help="A unit of work's first message: (?P<iteration>...), opt. (?P<task>...).",
         ),
     ] = None,
     iteration_end: Annotated[
         str | None,
         typer.Option(
             "--iteration-end",
-            help="Regex of its last message; may name (?P<status>...), (?P<error_type>...), (?P<error>...).",
+            metavar="REGEX",
+            help="Its last message; may name (?P<status>...), (?P<error_type>...), (?P<error>...).",
         ),
     ] = None,
     records_only: Annotated[
@@ -151,11 +242,11 @@ def parse(
     The format is detected from the first lines unless --format, --rally-conf or --preset
     says what it is. Every line ends up in exactly one record or is counted as unparsed.
 
-    Example:
+    Examples:
 
         threadlog parse rally.log
-
         threadlog parse --format '%(process)d %(thread)d %(levelname)s: %(message)s' app.log
+        zcat old.log.gz | threadlog parse -
     """
     # The parser's modules (and pyparsing) load only here: reading the store starts faster.
     from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset  # noqa: PLC0415
@@ -167,7 +258,7 @@ def parse(
     if fmt is not None:
         grammar = grammar_from_format(fmt, style, datefmt, exception_prefix)
     elif rally_conf is not None:
-        grammar = grammar_from_rally_conf(str(rally_conf))
+        grammar = grammar_from_rally_conf(rally_conf)
     elif preset_name is not None:
         grammar = preset(preset_name)
     options = IngestOptions(
@@ -182,20 +273,21 @@ def parse(
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        err.print(summary_table(summary))
+        print_summary(summary, err, "threadlog parse")
 
 
 @app.command()
-def formats() -> None:
+def formats(as_json: JsonOpt = False, columns: ColumnsOpt = None) -> None:
     """List the built-in formats that `parse` detects, with their format strings.
 
-    Example:
+    Examples:
 
         threadlog formats
+        threadlog formats --json
     """
     from threadlog.grammars import PRESETS  # noqa: PLC0415 (see parse)
 
-    Console().print(formats_table(PRESETS))
+    print_formats(formats_frame(PRESETS), ListingOptions(as_json, columns), out_console())
 
 
 # -- reading the store ----------------------------------------------------------------------
@@ -217,35 +309,30 @@ def _reading(store: str | None) -> Iterator[Store]:
 
 
 @app.command()
-def info(
-    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")] = False,
-    store: StoreOpt = None,
-) -> None:
+def info(as_json: JsonOpt = False, store: StoreOpt = None) -> None:
     """Show what the store holds: the summary of the parse that made it.
 
-    Example:
+    Examples:
 
         threadlog info
+        threadlog info --json
     """
     with _reading(store) as opened:
         summary = {**opened.meta.get("summary", {}), "store": str(opened.root)}
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        out_console().print(summary_table(summary, "threadlog info"))
-
-
-LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.")]
-TaskOpt = Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")]
-WorkloadOpt = Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")]
+        print_summary(summary, out_console(), "threadlog info")
 
 
 @app.command()
 def threads(
-    pid: Annotated[int | None, typer.Option("--pid", help="Only this process id.")] = None,
+    pid: Annotated[int | None, typer.Option("--pid", metavar="PID", help="Only this process id.")] = None,
     recycled: Annotated[
         bool, typer.Option("--recycled", help="Only idents that stood for more than one thread, with how many.")
     ] = False,
+    as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
@@ -253,105 +340,93 @@ def threads(
 
     Each thread has a thread_uid (pid/ident#generation) and the reason it began:
     first, pid_reuse, iteration_start, previous_ended, name_change, workload_start,
-    hook_run or time_gap.
+    hook_run or time_gap. In a terminal the table fits its width (--columns chooses);
+    piped, it prints one tab-separated row per line.
 
-    Example:
+    Examples:
 
         threadlog threads --recycled
+        threadlog threads --columns thread_uid,reason,records --limit 0
     """
+    shown = ListingOptions(as_json, columns, limit)
     with _reading(store) as opened:
         if recycled:
             frame = recycled_idents(opened, pid)
-            cols = ["pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"]
-            print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
-            return
-        frame = list_threads(opened, pid)
-        cols = [
-            "thread_uid",
-            "thread_name",
-            "reason",
-            "first_ts",
-            "last_ts",
-            "first_line",
-            "last_line",
-            "records",
-            "iteration",
-        ]
-        print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
+            listing, title = RECYCLED, plural(frame.height, "recycled ident")
+        else:
+            frame = list_threads(opened, pid)
+            listing, title = THREADS, plural(frame.height, "logical thread")
+    print_listing(frame, listing, shown, out_console(), err_console(), title)
 
 
 @app.command()
 def iterations(
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
-    status: Annotated[str | None, typer.Option("--status", help="ok, error or unfinished.")] = None,
+    status: StatusOpt = None,
+    as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
     """List Rally iterations with status, duration and where they ran.
 
     The footer sums them up as Rally's own table does: count, ok, failed and the
-    duration's min, median, 90th percentile and max.
+    duration's min, median, 90th percentile and max. In a terminal the table fits its
+    width (--columns chooses); piped, it prints one tab-separated row per line.
 
-    Example:
+    Examples:
 
         threadlog iterations --status error
+        threadlog iterations --json | jq '.[] | .thread_uid'
     """
     with _reading(store) as opened:
+        if not has_iterations(opened):
+            err_console().print(NO_ITERATIONS, soft_wrap=True)
+            if as_json:
+                typer.echo("[]")
+            return
         frame = list_iterations(opened, task, workload, None, status)
-        cols = [
-            "task",
-            "workload",
-            "iteration",
-            "status",
-            "error_type",
-            "duration_s",
-            "pid",
-            "thread_uid",
-            "first_line",
-            "last_line",
-        ]
-        shown = frame.with_columns(pl.col("task").str.slice(0, 8))
-        print_frame(shown, cols, f"{frame.height:,} iterations", limit)
-        st = iteration_stats(frame)
-        out_console().print(
-            f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
-            f"unfinished {st['unfinished']:,}  duration s: min {cell(st['min'])}  "
-            f"median {cell(st['median'])}  p90 {cell(st['p90'])}  max {cell(st['max'])}"
-        )
+    st = iteration_stats(frame)
+    footer = (
+        f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
+        f"unfinished {st['unfinished']:,}  duration s: min {cell(st['min'])}  "
+        f"median {cell(st['median'])}  p90 {cell(st['p90'])}  max {cell(st['max'])}"
+    )
+    options = ListingOptions(as_json, columns, limit)
+    print_listing(frame, ITERATIONS, options, out_console(), err_console(), plural(frame.height, "iteration"), footer)
 
 
 @app.command()
 def timeline(
-    iteration: Annotated[int | None, typer.Option("--iteration", "-i", help="Iteration number.")] = None,
+    iteration: Annotated[int | None, typer.Option("--iteration", "-i", metavar="N", help="Iteration number.")] = None,
     thread: Annotated[
-        str | None, typer.Option("--thread", help="A logical thread's thread_uid instead (any log, Rally or not).")
+        str | None,
+        typer.Option("--thread", metavar="UID", help="A logical thread's thread_uid instead (any log, Rally or not)."),
     ] = None,
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
-    level: Annotated[str | None, typer.Option("--level", help="Only records at this level or above.")] = None,
+    level: LevelOpt = None,
     context: Annotated[
         bool, typer.Option("--context", help="Also list the iterations that overlapped it in its process.")
     ] = False,
-    out: Annotated[
-        str | None, typer.Option("--out", help="Write the timeline to FILE (.csv, .parquet, .json).")
-    ] = None,
-    to: Annotated[
-        str | None, typer.Option("--to", help="Write the timeline to stdout as csv, parquet or json.")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    as_json: JsonOpt = False,
+    out: OutOpt = None,
+    to: TableToOpt = None,
+    force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Show one iteration (or one logical thread) line by line, with offsets from its start.
 
     Reads the store only. When the number matches iterations of several workloads or
-    tasks, it lists them with the flags that pick each.
+    tasks, it lists them with the flags that pick each. --out writes its records as a
+    table (.csv, .parquet, .jsonl); --json prints the whole view as one JSON object.
 
-    Example:
+    Examples:
 
         threadlog timeline --iteration 42 --workload 2 --context
-
         threadlog timeline --thread 3667/-#1
+        threadlog timeline -i 42 --workload 2 -o it42.parquet
     """
     with _reading(store) as opened:
         if (iteration is None) == (thread is None):
@@ -360,66 +435,96 @@ def timeline(
             row, records = thread_timeline(opened, thread, level)
             if out is not None or to is not None:
                 _write_timeline(records, out, to, force)
-                return
-            print_thread_timeline(row, records)
+            elif as_json:
+                typer.echo(timeline_json(row, records))
+            else:
+                print_thread_timeline(row, records)
             return
         assert iteration is not None
+        if not has_iterations(opened):
+            raise ThreadlogError(NO_ITERATIONS)
         found = select_iteration(opened, iteration, task, workload)
         if found.height > 1:
-            err_console().print(iteration_candidates(iteration, found))
+            candidates = found.with_columns(
+                pick_with=pl.format("--task {} --workload {}", pl.col("task").str.slice(0, 8), "workload")
+            )
+            err = err_console()
+            err.print(f"iteration {iteration} is in {found.height} workloads; pick one with", soft_wrap=True)
+            print_listing(candidates, CANDIDATES, ListingOptions(), err, err)
             raise typer.Exit(ExitCode.USER_ERROR)
         view = build_timeline(opened, found.row(0, named=True), level, context)
         if out is not None or to is not None:
             _write_timeline(view.records, out, to, force)
-            return
-        print_timeline(view)
+        elif as_json:
+            typer.echo(timeline_json(view.iteration, view.records, view.context))
+        else:
+            print_timeline(view)
 
 
 def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
-    write_frame(records.drop("parsed"), out, format_of(out, to), force)
-    if out is not None:
-        err_console().print(f"wrote {records.height:,} records to {out}")
+    dest = target(out, to, TABLE_FORMATS, force)
+    write_frame(records.drop("parsed"), dest)
+    if dest.path is not None:
+        err_console().print(f"wrote {plural(records.height, 'record')} to {dest.name}", soft_wrap=True)
+
+
+EXPORTS = ("records", "threads", "iterations", "trace")
 
 
 @app.command()
 def export(
-    what: Annotated[str, typer.Argument(help="records, threads, iterations or trace.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output file: .csv or .parquet (.json for trace).")],
-    task: Annotated[str | None, typer.Option("--task", help="Only this task (uuid prefix).")] = None,
-    workload: Annotated[int | None, typer.Option("--workload", help="Only this workload.")] = None,
-    iteration: Annotated[int | None, typer.Option("--iteration", help="Only this iteration number.")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="Only iterations (and their records) with this status.")
+    what: Annotated[str, typer.Argument(metavar="WHAT", help="records, threads, iterations or trace.")],
+    out: OutOpt = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="FORMAT",
+            help="Format on stdout: csv (default), parquet or jsonl; json or json.gz for trace.",
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    task: TaskOpt = None,
+    workload: WorkloadOpt = None,
+    iteration: Annotated[
+        int | None, typer.Option("--iteration", "-i", metavar="N", help="Only this iteration number.")
+    ] = None,
+    status: StatusOpt = None,
+    force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Write a table of the store, or the whole run as a trace, to a file.
+    """Write a table of the store, or the whole run as a trace, to a file or stdout.
 
-    Parquet keeps types (timestamps, categorical levels); CSV quotes multi-line messages
-    so spreadsheets, polars and DuckDB read them back unchanged. The trace is Chrome
-    Trace Event Format: open it in https://ui.perfetto.dev or chrome://tracing.
+    The file's extension picks the format: tables are written as .csv, .parquet or .jsonl,
+    the trace as .json or .json.gz. Parquet keeps types (timestamps, categorical levels);
+    CSV quotes multi-line messages so spreadsheets, polars and DuckDB read them back
+    unchanged. The trace is Chrome Trace Event Format: open it in https://ui.perfetto.dev.
+    With --out - (or --to alone) it goes to stdout; binary formats never to a terminal.
 
-    Example:
+    Examples:
 
         threadlog export iterations --out iterations.parquet
-
-        threadlog export trace --out run.json
+        threadlog export trace -o run.json.gz
+        threadlog export records --status error -o - | head
     """
+    if what not in EXPORTS:
+        raise ThreadlogError(f"cannot export {what!r}; choose {', '.join(EXPORTS[:-1])} or {EXPORTS[-1]}")
+    if out is None and to is None:
+        raise ThreadlogError("say where to write: --out FILE, or --out - for stdout")
     with _reading(store) as opened:
         if what == "trace":
-            n = write_trace(opened, out, force)
-            err_console().print(f"wrote {n:,} trace events to {out}; open it in https://ui.perfetto.dev")
+            dest = target(out, to, TRACE_FORMATS, force)
+            n = write_trace(opened, dest)
+            if dest.path is not None:
+                err_console().print(
+                    f"wrote {n:,} trace events to {dest.name}; open it in https://ui.perfetto.dev", soft_wrap=True
+                )
             return
-        if what not in ("records", "threads", "iterations"):
-            raise ThreadlogError(f"cannot export {what!r}; choose records, threads, iterations or trace")
-        fmt = format_of(out, None)
-        if fmt == "json":
-            raise ThreadlogError("tables export as .csv or .parquet")
+        dest = target(out, to, TABLE_FORMATS, force)
         frame = scan_table(opened, what, task, workload, iteration, status)
-        write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
-        rows = frame.select(pl.len()).collect().item()
-        err_console().print(f"wrote {rows:,} {what} rows to {out}")
+        write_frame(frame, dest)  # streamed: a big store's records are never held whole
+        if dest.path is not None:
+            rows = frame.select(pl.len()).collect().item()
+            err_console().print(f"wrote {rows:,} {what} rows to {dest.name}", soft_wrap=True)
 
 
 def main() -> None:

@@ -1,44 +1,22 @@
-"""Files for other tools: tables as CSV, Parquet or JSON, and a Chrome trace of the run.
+"""Files for other tools: tables as CSV, Parquet or JSON lines, and a Chrome trace of the run.
 
-Every file is written to a temporary name in the target folder and renamed into place, so
-a reader never sees half a file; an existing file is replaced only when asked to.
+Where they go (a file, written atomically, or stdout) is a `threadlog.output.Target`.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
-import os
-import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from threadlog.errors import ThreadlogError
+from threadlog.output import Target
 from threadlog.store import Store
 
-__all__ = ["FORMATS", "format_of", "trace_events", "write_frame", "write_trace"]
-
-FORMATS = ("csv", "parquet", "json")
-
-
-def format_of(path: str | None, to: str | None) -> str:
-    """The output format: `to` if given, else the file's extension."""
-    if to is not None:
-        if to not in FORMATS:
-            raise ThreadlogError(f"unknown output format {to!r}; use csv, parquet or json")
-        return to
-    if path is None:
-        raise ThreadlogError("say where to write: --out FILE, or --to csv|parquet|json for stdout")
-    ext = Path(path).suffix.lower().lstrip(".")
-    if ext == "pq":
-        ext = "parquet"
-    if ext not in FORMATS:
-        raise ThreadlogError(f"{path}: cannot tell the format from {ext!r}; end it in .csv, .parquet or .json")
-    return ext
-
+__all__ = ["trace_events", "write_frame", "write_trace"]
 
 Table = pl.DataFrame | pl.LazyFrame
 
@@ -50,7 +28,6 @@ def _for_text(frame: Table) -> Table:
 
 def _writer(frame: Table, fmt: str) -> Callable[[Any], None]:
     """How to write `frame` to a binary file: a lazy frame is streamed, never held whole."""
-    lazy = isinstance(frame, pl.LazyFrame)
     if fmt == "parquet":
         names = frame.collect_schema().names()
         typed = frame.with_columns(
@@ -61,40 +38,15 @@ def _writer(frame: Table, fmt: str) -> Callable[[Any], None]:
         text = _for_text(frame)
         csv = text.sink_csv if isinstance(text, pl.LazyFrame) else text.write_csv
         return lambda target: csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
-    rows = _for_text(frame.collect() if lazy else frame)
-    return lambda target: target.write(json.dumps(rows.to_dicts(), default=str, indent=1).encode())
+    if fmt == "jsonl":
+        text = _for_text(frame)
+        return text.sink_ndjson if isinstance(text, pl.LazyFrame) else text.write_ndjson
+    raise ValueError(f"no table writer for {fmt}")
 
 
-def write_frame(frame: Table, out: str | None, fmt: str, force: bool = False) -> None:
-    """Write `frame` to `out` atomically (or to stdout when `out` is None)."""
-    write = _writer(frame, fmt)
-    if out is None:
-        sink = sys.stdout.buffer
-        write(sink)
-        sink.flush()
-        return
-    atomic_write(Path(out), write, force)
-
-
-def atomic_write(path: Path, write: Callable[[Any], None], force: bool) -> None:
-    """Run `write` on a temporary file beside `path`, then rename it into place."""
-    if path.exists() and not force:
-        raise ThreadlogError(f"{path} exists; pass --force to replace it")
-    if path.is_dir():
-        raise ThreadlogError(f"{path} is a directory; name a file")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ThreadlogError(f"{folder}: no such folder for the output file")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ThreadlogError(f"cannot write {path} ({exc.strerror or exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def write_frame(frame: Table, to: Target) -> None:
+    """Write `frame` to `to` (a file, atomically, or stdout) in its format."""
+    to.write(_writer(frame, to.fmt))
 
 
 # -- Chrome Trace Event Format ---------------------------------------------------------------
@@ -228,12 +180,16 @@ def trace_events(store: Store) -> list[pl.DataFrame]:
     return [processes, named, named_lanes, complete, instants]
 
 
-def write_trace(store: Store, out: str, force: bool = False) -> int:
-    """Write the trace to `out` (polars renders the events); return how many it holds."""
+def write_trace(store: Store, to: Target) -> int:
+    """Write the trace to `to` as JSON, gzipped for .json.gz (polars renders the events);
+    return how many events it holds."""
     frames = [f for f in trace_events(store) if f.height]
     other = {"generator": "threadlog", "sources": [s["name"] for s in store.meta.get("sources", [])]}
     # each frame renders as a JSON array of objects; their items are joined into one array
     body = ",".join(f.write_json()[1:-1] for f in frames)
     text = '{"traceEvents":[' + body + '],"displayTimeUnit":"ms","otherData":' + json.dumps(other) + "}"
-    atomic_write(Path(out), lambda fh: fh.write(text.encode()), force)
+    data = text.encode()
+    if to.fmt == "json.gz":
+        data = gzip.compress(data, mtime=0)
+    to.write(lambda fh: fh.write(data))
     return sum(f.height for f in frames)

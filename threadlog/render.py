@@ -1,10 +1,13 @@
-"""Everything the CLI shows people: summary tables, listings, timelines, progress (rich).
+"""Everything the CLI shows people: summaries, listings, timelines, progress (rich).
 
-`threadlog.cli` handles the arguments and calls these; nothing here reads options.
+`threadlog.cli` handles the arguments and calls these. What each listing shows is a
+`threadlog.listing.Listing` declared here; `threadlog.listing` prints it for a terminal,
+a pipe or ``--json``.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,23 +18,75 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from threadlog.listing import Listing, ListingOptions, cell, json_rows, print_listing
 from threadlog.views import IterationTimeline
 
 if TYPE_CHECKING:
     from threadlog.ingest import IngestOptions
 
 __all__ = [
-    "cell",
+    "CANDIDATES",
+    "CONTEXT",
+    "FORMATS",
+    "ITERATIONS",
+    "RECYCLED",
+    "THREADS",
     "err_console",
-    "formats_table",
+    "formats_frame",
     "ingest_with_progress",
-    "iteration_candidates",
     "out_console",
-    "print_frame",
+    "plural",
+    "print_formats",
+    "print_summary",
     "print_thread_timeline",
     "print_timeline",
-    "summary_table",
+    "timeline_json",
 ]
+
+THREADS = Listing(
+    ("thread_uid", "thread_name", "reason", "first_ts", "last_ts", "first_line", "last_line", "records", "iteration"),
+    keep=("thread_uid",),
+    text=("thread_name",),
+    drop_first=("thread_name", "last_ts", "first_ts", "last_line", "records", "first_line", "iteration"),
+)
+RECYCLED = Listing(
+    ("pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"),
+    keep=("pid", "thread", "threads"),
+    drop_first=("last_ts", "first_ts", "last_line", "first_line", "iteration_threads"),
+)
+ITERATIONS = Listing(
+    (
+        "task",
+        "workload",
+        "iteration",
+        "status",
+        "error_type",
+        "duration_s",
+        "pid",
+        "thread_uid",
+        "first_line",
+        "last_line",
+    ),
+    keep=("thread_uid",),
+    text=("error_type",),
+    drop_first=("task", "last_line", "pid", "first_line", "error_type", "duration_s", "status", "workload"),
+)
+CONTEXT = Listing(
+    ("iteration", "workload", "status", "start_offset_s", "end_offset_s", "thread_uid"),
+    keep=("thread_uid",),
+    drop_first=("end_offset_s", "workload", "start_offset_s", "status"),
+)
+CANDIDATES = Listing(
+    ("task", "workload", "status", "start_ts", "pick_with"),
+    keep=("pick_with",),
+    drop_first=("start_ts", "status", "task"),
+)
+FORMATS = Listing(("preset", "format", "exception_prefix"), keep=("preset", "format"), drop_first=("exception_prefix",))
+
+
+def plural(n: int, word: str) -> str:
+    """`n` and `word`, made plural unless n is 1: "1 iteration", "3 iterations"."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def err_console() -> Console:
@@ -55,10 +110,22 @@ def ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) 
         return ingest(logs, options)
 
 
-def summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
+def print_summary(s: dict[str, Any], con: Console, title: str) -> None:
+    """A parse's summary: a table in a terminal, else ``key<TAB>value`` lines."""
+    rows = summary_rows(s)
+    if not con.is_terminal:
+        con.file.write("".join(f"{k}\t{v}\n" for k, v in rows))
+        return
     table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for k, v in rows:
+        table.add_row(k, v)
+    con.print(table)
+
+
+def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """A parse's summary as (label, value) rows, in the order people read them."""
     fmt = s["format"]
     how = "detected" if fmt["detected"] else "given"
     rows: list[tuple[str, Any]] = [
@@ -83,9 +150,7 @@ def summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
         if key in s:
             rows.append((label, _fmt_value(s[key])))
     rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
-    for k, v in rows:
-        table.add_row(k, str(v))
-    return table
+    return [(k, str(v)) for k, v in rows]
 
 
 def _per_file(per_file: dict[str, str] | None) -> str:
@@ -115,24 +180,6 @@ def out_console() -> Console:
     return con
 
 
-def cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
-def print_frame(frame: pl.DataFrame, columns: list[str], title: str, limit: int) -> None:
-    table = Table(*columns, title=title, title_justify="left")
-    shown = frame if limit <= 0 else frame.head(limit)
-    for row in shown.select(columns).iter_rows():
-        table.add_row(*(cell(v) for v in row))
-    out_console().print(table)
-    if 0 < limit < frame.height:
-        err_console().print(f"{frame.height - limit:,} more rows; --limit 0 shows all")
-
-
 LEVEL_STYLE = {
     "ERROR": "bold red",
     "CRITICAL": "bold red",
@@ -148,7 +195,7 @@ LEVEL_STYLE = {
 def print_thread_timeline(row: dict[str, Any], records: pl.DataFrame) -> None:
     con = out_console()
     con.print(
-        f"[bold]thread {row['thread_uid']}[/]  pid {row['pid']}  ident {cell(row['thread'])}  "
+        f"[bold]thread {row['thread_uid']}[/]  pid {cell(row['pid'])}  ident {cell(row['thread'])}  "
         f"name {cell(row['thread_name'])}  began: {row['reason']}",
         soft_wrap=True,
     )
@@ -169,7 +216,7 @@ def print_timeline(view: IterationTimeline) -> None:
         soft_wrap=True,
     )
     con.print(
-        f"pid {it['pid']}  ident {cell(it['thread'])}  thread {it['thread_uid']}  "
+        f"pid {cell(it['pid'])}  ident {cell(it['thread'])}  thread {it['thread_uid']}  "
         f"start {cell(it['start_ts'])}  end {cell(it['end_ts'])}  duration {cell(it['duration_s'])} s  "
         f"records {view.records.height}",
         soft_wrap=True,
@@ -182,6 +229,14 @@ def print_timeline(view: IterationTimeline) -> None:
     _print_records(con, view.records)
     if view.context is not None:
         _print_context(con, view)
+
+
+def timeline_json(head: dict[str, Any], records: pl.DataFrame, context: pl.DataFrame | None = None) -> str:
+    """A timeline as one JSON object: the iteration's (or thread's) row, its records, the overlapping ones."""
+    parts = [f'"head": {json.dumps(head, default=str)}', f'"records": {json_rows(records.drop("parsed"))}']
+    if context is not None:
+        parts.append(f'"overlapping": {json_rows(context.select(CONTEXT.columns))}')
+    return "{" + ", ".join(parts) + "}"
 
 
 def _print_records(con: Console, records: pl.DataFrame) -> None:
@@ -203,53 +258,30 @@ def _print_records(con: Console, records: pl.DataFrame) -> None:
 def _print_context(con: Console, view: IterationTimeline) -> None:
     it, context = view.iteration, view.context
     assert context is not None  # the caller checked
-    title = f"{context.height} iterations overlapped it in pid {it['pid']}"
-    table = Table(
-        "iteration",
-        "workload",
-        "status",
-        "start offset s",
-        "end offset s",
-        "thread_uid",
-        title=title,
-        title_justify="left",
+    con.print(f"{plural(context.height, 'iteration')} overlapped it in pid {cell(it['pid'])}", soft_wrap=True)
+    print_listing(context, CONTEXT, ListingOptions(), con, err_console())
+
+
+def formats_frame(presets: dict[str, Any]) -> pl.DataFrame:
+    """The built-in formats, one row per preset: its format strings and exception prefixes."""
+    return pl.DataFrame(
+        {
+            "preset": list(presets),
+            "format": ["\n".join(g.formats) for g in presets.values()],
+            "exception_prefix": ["\n".join(p.format for p in g.exceptions) for g in presets.values()],
+        }
     )
-    for row in context.iter_rows(named=True):
-        table.add_row(
-            str(row["iteration"]),
-            str(row["workload"]),
-            row["status"],
-            cell(row["start_offset_s"]),
-            cell(row["end_offset_s"]),
-            row["thread_uid"],
-        )
-    con.print(table)
 
 
-def formats_table(presets: dict[str, Any]) -> Table:
-    """The built-in formats: name, format strings, exception prefixes."""
-    table = Table("preset", "format", "exception prefix")
-    for name, grammar in presets.items():
-        table.add_row(name, "\n".join(grammar.formats), "\n".join(p.format for p in grammar.exceptions))
-    return table
-
-
-def iteration_candidates(iteration: int, found: pl.DataFrame) -> Table:
-    """The iterations one number names, with the flags that pick each."""
-    table = Table(
-        "task",
-        "workload",
-        "status",
-        "start",
-        "pick with",
-        title=f"iteration {iteration} is in {found.height} workloads",
-    )
-    for row in found.iter_rows(named=True):
-        table.add_row(
-            row["task"],
-            str(row["workload"]),
-            row["status"],
-            cell(row["start_ts"]),
-            f"--task {row['task'][:8]} --workload {row['workload']}",
-        )
-    return table
+def print_formats(frame: pl.DataFrame, options: ListingOptions, con: Console) -> None:
+    """The formats in a terminal: a block per preset, format strings whole, never cut or wrapped
+    by us (they are copied into --format); piped or --json, a listing."""
+    if options.as_json or options.columns or not con.is_terminal:
+        print_listing(frame, FORMATS, options, con, err_console())
+        return
+    for row in frame.iter_rows(named=True):
+        con.print(f"[bold]{row['preset']}[/]", soft_wrap=True)
+        for fmt in row["format"].split("\n"):
+            con.print(f"  format            {escape(fmt)}", soft_wrap=True)
+        for prefix in filter(None, row["exception_prefix"].split("\n")):
+            con.print(f"  exception prefix  {escape(prefix)}", soft_wrap=True)
