@@ -370,6 +370,9 @@ def test_help_of_every_command_has_words_not_types(width: int) -> None:
             assert any(line.strip() == example for line in text.splitlines()), (name, width, example)
         too_long = [ln for ln in text.splitlines() if len(ln) > width and ln.strip() not in examples]
         assert not too_long, (name, too_long)
+        if not name:  # each command's first line is listed whole, not cut short with "..."
+            listed = text.split("Commands:")[1].splitlines()
+            assert not [ln for ln in listed if ln.endswith("...")], listed
 
 
 def _examples(doc: str | None) -> list[str]:

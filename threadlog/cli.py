@@ -278,7 +278,9 @@ def parse(
 
 @app.command()
 def formats(as_json: JsonOpt = False, columns: ColumnsOpt = None) -> None:
-    """List the built-in formats that `parse` detects, with their format strings.
+    """List the built-in formats that `parse` detects.
+
+    Each with its format strings, whole, as --format takes them.
 
     Examples:
 
@@ -310,7 +312,7 @@ def _reading(store: str | None) -> Iterator[Store]:
 
 @app.command()
 def info(as_json: JsonOpt = False, store: StoreOpt = None) -> None:
-    """Show what the store holds: the summary of the parse that made it.
+    """Show the summary of the parse that made the store.
 
     Examples:
 
@@ -336,7 +338,7 @@ def threads(
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
-    """List the logical threads recovered from the log, or the recycled idents.
+    """List the logical threads in the log, or the recycled idents.
 
     Each thread has a thread_uid (pid/ident#generation) and the reason it began:
     first, pid_reuse, iteration_start, previous_ended, name_change, workload_start,
@@ -369,7 +371,7 @@ def iterations(
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
-    """List Rally iterations with status, duration and where they ran.
+    """List Rally iterations: status, duration, where they ran.
 
     The footer sums them up as Rally's own table does: count, ok, failed and the
     duration's min, median, 90th percentile and max. In a terminal the table fits its
@@ -416,7 +418,9 @@ def timeline(
     force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Show one iteration (or one logical thread) line by line, with offsets from its start.
+    """Show one iteration or thread line by line, with offsets.
+
+    The offsets count from the iteration's (or thread's) start.
 
     Reads the store only. When the number matches iterations of several workloads or
     tasks, it lists them with the flags that pick each. --out writes its records as a
@@ -492,7 +496,7 @@ def export(
     force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Write a table of the store, or the whole run as a trace, to a file or stdout.
+    """Write a table, or the run's trace, to a file or stdout.
 
     The file's extension picks the format: tables are written as .csv, .parquet or .jsonl,
     the trace as .json or .json.gz. Parquet keeps types (timestamps, categorical levels);

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from threadlog.errors import ThreadlogError
 
-__all__ = ["GAP", "Listing", "ListingOptions", "cell", "json_rows", "print_listing", "tsv_lines"]
+__all__ = ["GAP", "Listing", "ListingOptions", "cell", "json_rows", "json_value", "print_listing", "tsv_lines"]
 
 GAP = 2  # characters between two columns of a terminal table
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"  # polars' spelling of _time's
@@ -79,7 +79,8 @@ def _time(v: datetime) -> str:
     return v.isoformat(sep=" ", timespec="microseconds")
 
 
-def _json_value(v: Any) -> Any:
+def json_value(v: Any) -> Any:
+    """How `json.dumps` writes what JSON has no type for: times as the listings show them."""
     if isinstance(v, datetime):
         return _time(v)
     if isinstance(v, date | timedelta):
@@ -89,7 +90,7 @@ def _json_value(v: Any) -> Any:
 
 def json_rows(frame: pl.DataFrame) -> str:
     """The rows as a JSON array of objects; times as text, as the table shows them."""
-    return json.dumps(frame.to_dicts(), default=_json_value, indent=1)
+    return json.dumps(frame.to_dicts(), default=json_value, indent=1)
 
 
 def tsv_lines(frame: pl.DataFrame) -> list[str]:

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from threadlog.listing import Listing, ListingOptions, cell, json_rows, print_listing
+from threadlog.listing import Listing, ListingOptions, cell, json_rows, json_value, print_listing
 from threadlog.views import IterationTimeline
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def print_timeline(view: IterationTimeline) -> None:
 
 def timeline_json(head: dict[str, Any], records: pl.DataFrame, context: pl.DataFrame | None = None) -> str:
     """A timeline as one JSON object: the iteration's (or thread's) row, its records, the overlapping ones."""
-    parts = [f'"head": {json.dumps(head, default=str)}', f'"records": {json_rows(records.drop("parsed"))}']
+    parts = [f'"head": {json.dumps(head, default=json_value)}', f'"records": {json_rows(records.drop("parsed"))}']
     if context is not None:
         parts.append(f'"overlapping": {json_rows(context.select(CONTEXT.columns))}')
     return "{" + ", ".join(parts) + "}"
