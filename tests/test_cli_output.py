@@ -168,6 +168,8 @@ def test_columns_chooses_what_is_shown(c07: Path, width: int) -> None:
     shown, table = _terminal_rows(run("tty", width, *args).stdout, header)
     assert shown == header
     assert [list(r.values()) for r in table] == rows  # the 36-character task uuid whole even at 80
+    twice = run("pipe", width, "iterations", "--columns", "thread_uid,pid,thread_uid", "--limit", "1", "--store", c07)
+    assert tsv(twice.stdout)[0] == ["thread_uid", "pid"]
     bad = run("pipe", width, "iterations", "--columns", "thread_uid,nope", "--store", c07)
     assert_clean_error(bad, "'nope'", "error_type", "thread_uid")
 
@@ -407,6 +409,14 @@ def test_bad_choice_is_refused_with_the_list(tmp_path: Path, args: list[str], li
     help_text = " ".join(run("pipe", 200, args[0], "-h").stdout.split())
     value = listed.strip("'")
     assert re.search(rf"{option} \w+ .*{value}", help_text, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("option", ["--gap", "--pid-gap"])
+def test_negative_seconds_are_refused(tmp_path: Path, option: str) -> None:
+    result = run("pipe", 80, "parse", tmp_path / "x.log", option, "-1", "--store", tmp_path / "s")
+    assert result.exit_code == 2
+    assert "must be 0 or more seconds" in result.stderr
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ class Listing:
         """The columns to show: the listing's own, or those `--columns a,b,c` names."""
         if columns is None:
             return list(self.columns)
-        names = [c.strip() for c in columns.split(",") if c.strip()]
+        names = list(dict.fromkeys(c.strip() for c in columns.split(",") if c.strip()))  # each once
         unknown = [c for c in names if c not in frame.columns]
         if unknown or not names:
             raise ThreadlogError(
