@@ -276,7 +276,7 @@ def test_extension_the_command_cannot_write_is_refused_with_the_list(
 ) -> None:
     """One rule: an extension the command cannot write is refused, naming those it can; nothing is written."""
     monkeypatch.chdir(tmp_path)
-    line = assert_clean_error(run("pipe", 80, *args, "--store", c07), "cannot be written as", listed)
+    line = assert_clean_error(run("pipe", 80, *args, "--store", c07), "cannot be written", listed)
     assert line.startswith(f"error: {args[args.index('--out') + 1]}:")
     assert list(tmp_path.iterdir()) == []
 

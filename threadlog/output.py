@@ -48,8 +48,9 @@ class Formats:
         for fmt in sorted(self.names, key=len, reverse=True):
             if name.endswith("." + fmt):
                 return fmt
-        ext = "".join(Path(name).suffixes[-1:]) or "no extension"
-        raise ThreadlogError(f"{path}: {self.what} cannot be written as {ext}; name the file {self.listed()}")
+        suffix = Path(name).suffix
+        how = f"as {suffix}" if suffix else "without an extension"
+        raise ThreadlogError(f"{path}: {self.what} cannot be written {how}; name the file {self.listed()}")
 
     def of_name(self, to: str) -> str:
         """The format `--to` names."""
