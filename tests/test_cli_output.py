@@ -102,6 +102,30 @@ def test_json_holds_the_rows_of_the_table(c07: Path, name: str) -> None:
                 assert text.replace("\\n", "\n") == str(value)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_workloads_piped_json_and_terminal(c07: Path, width: int) -> None:
+    """`workloads`: piped, one statistics row per line; --json, each workload with the same rows; a
+    terminal shows each workload's block with numbers whole."""
+    piped = run("pipe", width, "workloads", "--store", c07)
+    assert_ok(piped)
+    assert not BOX & set(piped.stdout)
+    header, rows = tsv(piped.stdout)
+    assert header[:3] == ["task", "workload", "action"]
+    workloads = json.loads(run("pipe", width, "workloads", "--json", "--store", c07).stdout)
+    assert len(workloads) == 5
+    stats = [(w["task"], w["workload"], s) for w in workloads for s in w["statistics"]]
+    assert len(stats) == len(rows)
+    for (task, workload, s), row in zip(stats, rows, strict=True):
+        assert row[:3] == [task, str(workload), s["action"]]
+        assert int(row[header.index("count")]) == s["count"]
+    terminal = run("tty", width, "workloads", "--store", c07)
+    assert_ok(terminal)
+    text = plain(terminal.stdout)
+    assert "…" not in text
+    totals = [line.split() for line in text.splitlines() if line.startswith("total ")]
+    assert [int(t[-1]) for t in totals] == [s["count"] for _, _, s in stats if s["action"] == "total"]
+
+
 # -- terminal -----------------------------------------------------------------------------
 
 

@@ -62,6 +62,11 @@ def regenerate(text: str) -> str:
         i += 1
         if not match:
             continue
+        command = match.group(1)
+        while command.endswith("\\") and i < len(lines):  # continued on the next line
+            command = command[:-1] + lines[i].strip()
+            out.append(lines[i])
+            i += 1
         # the old output: indented or blank lines up to the next command or unindented text,
         # less the blank lines that close it
         end = i
@@ -70,7 +75,7 @@ def regenerate(text: str) -> str:
         while end > i and not lines[end - 1]:
             end -= 1
         i = end
-        out.extend(_output(match.group(1)))
+        out.extend(_output(command))
     return "\n".join(out)
 
 

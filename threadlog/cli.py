@@ -27,10 +27,10 @@ from threadlog.export import write_frame, write_trace
 from threadlog.listing import ListingOptions, cell, print_listing
 from threadlog.markers import Markers
 from threadlog.output import TABLE_FORMATS, TRACE_FORMATS, target
+from threadlog.rally_views import SORTABLE, flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.render import (
     CANDIDATES,
-    ITERATIONS,
     RECYCLED,
     THREADS,
     err_console,
@@ -42,8 +42,10 @@ from threadlog.render import (
     print_summary,
     print_thread_timeline,
     print_timeline,
+    print_workloads,
     timeline_json,
 )
+from threadlog.render import iterations_listing as iterations_columns
 from threadlog.store import Store
 from threadlog.views import (
     LEVEL_RANK,
@@ -55,6 +57,7 @@ from threadlog.views import (
     recycled_idents,
     scan_table,
     select_iteration,
+    task_filter,
     thread_timeline,
 )
 from threadlog.views import timeline as build_timeline
@@ -235,6 +238,21 @@ def parse(
     records_only: Annotated[
         bool, typer.Option("--records-only", help="Only the records table: no threads and iterations (quicker).")
     ] = False,
+    rally_report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rally-report",
+            metavar="FILE",
+            help="Join this Rally report (rally task report --json, or rally task results) to the iterations; "
+            "repeatable; .gz, .bz2, .xz too.",
+        ),
+    ] = None,
+    utc_offset: Annotated[
+        str | None,
+        typer.Option(
+            "--utc-offset", metavar="+HH:MM", help="The log's offset from UTC, e.g. +02:00 [default: inferred]."
+        ),
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """Parse logs into the store and print a summary.
@@ -247,10 +265,12 @@ def parse(
         threadlog parse rally.log
         threadlog parse --format '%(process)d %(thread)d %(levelname)s: %(message)s' app.log
         zcat old.log.gz | threadlog parse -
+        threadlog parse rally.log --rally-report report.json
     """
     # The parser's modules (and pyparsing) load only here: reading the store starts faster.
     from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset  # noqa: PLC0415
     from threadlog.ingest import IngestOptions, ingest  # noqa: PLC0415
+    from threadlog.rally_join import parse_offset  # noqa: PLC0415
 
     if sum(x is not None for x in (fmt, rally_conf, preset_name)) > 1:
         raise ThreadlogError("give only one of --format, --rally-conf and --preset")
@@ -266,6 +286,8 @@ def parse(
         store=store,
         markers=Markers.custom(iteration_start, iteration_end),
         reconstruct=None if records_only else ReconstructOptions(gap=gap, pid_gap=pid_gap or None),
+        rally_reports=rally_report or [],
+        utc_offset=None if utc_offset is None else parse_offset(utc_offset),
     )
     err = err_console()
     live = err.is_terminal and not as_json
@@ -366,6 +388,14 @@ def iterations(
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
     status: StatusOpt = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            metavar="COLUMN[:desc]",
+            help=f"Sort by one of {', '.join(SORTABLE)}; :desc for the largest first.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     columns: ColumnsOpt = None,
     limit: LimitOpt = 50,
@@ -380,6 +410,7 @@ def iterations(
     Examples:
 
         threadlog iterations --status error
+        threadlog iterations --sort rally_duration_s:desc
         threadlog iterations --json | jq '.[] | .thread_uid'
     """
     with _reading(store) as opened:
@@ -388,15 +419,49 @@ def iterations(
             if as_json:
                 typer.echo("[]")
             return
-        frame = list_iterations(opened, task, workload, None, status)
+        frame = sort_iterations(
+            with_slowest_action(opened, list_iterations(opened, task, workload, None, status)), sort
+        )
+    joined = "rally_duration_s" in frame.columns and frame["rally_duration_s"].null_count() < frame.height
     st = iteration_stats(frame)
     footer = (
         f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
-        f"unfinished {st['unfinished']:,}  duration s: min {cell(st['min'])}  "
+        f"unfinished {st['unfinished']:,}\nduration s: min {cell(st['min'])}  "
         f"median {cell(st['median'])}  p90 {cell(st['p90'])}  max {cell(st['max'])}"
     )
     options = ListingOptions(as_json, columns, limit)
-    print_listing(frame, ITERATIONS, options, out_console(), err_console(), plural(frame.height, "iteration"), footer)
+    listing = iterations_columns(rally=joined)
+    print_listing(frame, listing, options, out_console(), err_console(), plural(frame.height, "iteration"), footer)
+
+
+@app.command()
+def workloads(
+    task: TaskOpt = None,
+    workload: WorkloadOpt = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """List Rally's workloads with the statistics of Rally's report.
+
+    Per atomic action (with a joined report) and for whole iterations: min, median,
+    90%ile, 95%ile, max, avg, success % and count. With a report they come from Rally's
+    durations, as Rally computes them; without one from the log's END - START. With a
+    report also each workload's SLA and its contexts' setup and cleanup. --json prints
+    each workload with its statistics as one JSON array.
+
+    Examples:
+
+        threadlog workloads --workload 2
+        threadlog workloads --json
+    """
+    with _reading(store) as opened:
+        which = task_filter(opened, task)
+        if workload is not None:
+            which = which & (pl.col("workload") == workload)
+        table, stats = workload_statistics(opened, which)
+    if table.height == 0:
+        raise ThreadlogError("no workloads in the store; `threadlog iterations` lists what it has")
+    print_workloads(table, stats, as_json, out_console())
 
 
 @app.command()
@@ -472,12 +537,23 @@ def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, forc
         err_console().print(f"wrote {plural(records.height, 'record')} to {dest.name}", soft_wrap=True)
 
 
-EXPORTS = ("records", "threads", "iterations", "trace")
+# what `export` writes: the store's tables by the name users give them, and the trace
+TABLES = {
+    "records": "records",
+    "threads": "threads",
+    "iterations": "iterations",
+    "atomic-actions": "atomic_actions",
+    "workloads": "workloads",
+}
+EXPORTS = (*TABLES, "trace")
 
 
 @app.command()
 def export(
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="records, threads, iterations or trace.")],
+    what: Annotated[
+        str,
+        typer.Argument(metavar="WHAT", help="records, threads, iterations, atomic-actions, workloads or trace."),
+    ],
     out: OutOpt = None,
     to: Annotated[
         str | None,
@@ -509,6 +585,7 @@ def export(
         threadlog export iterations --out iterations.parquet
         threadlog export trace -o run.json.gz
         threadlog export records --status error -o - | head
+        threadlog export atomic-actions -o actions.csv
     """
     if what not in EXPORTS:
         raise ThreadlogError(f"cannot export {what!r}; choose {', '.join(EXPORTS[:-1])} or {EXPORTS[-1]}")
@@ -523,8 +600,12 @@ def export(
                     f"wrote {n:,} trace events to {dest.name}; open it in https://ui.perfetto.dev", soft_wrap=True
                 )
             return
+        if what == "workloads" and (iteration is not None or status is not None):
+            raise ThreadlogError("workloads have no iteration or status; filter them with --task and --workload")
         dest = target(out, to, TABLE_FORMATS, force)
-        frame = scan_table(opened, what, task, workload, iteration, status)
+        frame = scan_table(opened, TABLES[what], task, workload, iteration, status)
+        if dest.fmt == "csv":
+            frame = flat_for_csv(frame)
         write_frame(frame, dest)  # streamed: a big store's records are never held whole
         if dest.path is not None:
             rows = frame.select(pl.len()).collect().item()

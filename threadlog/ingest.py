@@ -20,6 +20,8 @@ from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
 from threadlog.parse import RecordBuilder, detect_grammars, iter_records
+from threadlog.rally_report import load_report
+from threadlog.rally_tables import write_rally_tables
 from threadlog.reader import CHUNK_BYTES, Source, contains, open_source, own_strings
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.store import StoreWriter, resolve_store
@@ -40,6 +42,8 @@ class IngestOptions:
     # None: records only, no threads and iterations (quicker, for logs without threads)
     reconstruct: ReconstructOptions | None = field(default_factory=ReconstructOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
+    rally_reports: list[str] = field(default_factory=list)  # Rally JSON reports to join
+    utc_offset: int | None = None  # the log's offset from UTC in µs; None: inferred from the reports
 
 
 def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, Any]:
@@ -49,6 +53,12 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
     if not paths:
         raise ThreadlogError("no log named; give one or more files, or - for stdin")
     root = resolve_store(options.store)
+    if options.rally_reports and options.reconstruct is None:
+        raise ThreadlogError("--rally-report joins Rally's iterations, which --records-only skips; drop one of them")
+    # read first: a bad report fails before any parsing, and the old store stays as it was
+    read_started = time.perf_counter()
+    reports = [load_report(p) for p in options.rally_reports]
+    read_seconds = round(time.perf_counter() - read_started, 3)
     with _spool_for_stdin(paths) as spool:
         sources = [_open(p, spool) for p in paths]
         if options.grammar is not None:
@@ -57,6 +67,11 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
             grammars = detect_grammars(sources)
         with StoreWriter(root) as writer:
             summary = _write_store(writer, sources, grammars, options)
+            if options.reconstruct is not None:
+                joined = time.perf_counter()
+                summary["rally"] = write_rally_tables(writer, reports, options.utc_offset)
+                summary["timings"]["rally"] = round(time.perf_counter() - joined, 3)
+                summary["timings"]["rally_report_read"] = read_seconds
             summary["seconds"] = round(time.perf_counter() - started, 3)
             writer.commit(_meta(sources, summary))
     summary["store"] = str(root)

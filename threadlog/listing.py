@@ -118,16 +118,22 @@ def tsv_lines(frame: pl.DataFrame) -> list[str]:
 def _fit(listing: Listing, cells: dict[str, list[str]], width: int) -> list[str]:
     """The columns that fit `width`, leaving out `drop_first` ones in order; text ones may wrap."""
 
+    shown = list(cells)
+    droppable = [c for c in listing.drop_first if c in shown and c not in listing.keep]
+    droppable += [c for c in reversed(shown) if c not in droppable and c not in listing.keep]
+    while droppable and _width(listing, cells, shown) > width:
+        shown.remove(droppable.pop(0))
+    return shown
+
+
+def _width(listing: Listing, cells: dict[str, list[str]], shown: list[str]) -> int:
+    """The narrowest the `shown` columns can be: others whole, text ones wrapped to 16 (or their header)."""
+
     def need(name: str) -> int:
         whole = max([len(name), *(len(v) for v in cells[name])])
         return min(whole, max(len(name), 16)) if name in listing.text else whole
 
-    shown = list(cells)
-    droppable = [c for c in listing.drop_first if c in shown and c not in listing.keep]
-    droppable += [c for c in reversed(shown) if c not in droppable and c not in listing.keep]
-    while droppable and sum(map(need, shown)) + GAP * (len(shown) - 1) > width:
-        shown.remove(droppable.pop(0))
-    return shown
+    return sum(map(need, shown)) + GAP * (len(shown) - 1)
 
 
 def terminal_table(listing: Listing, cells: dict[str, list[str]], shown: list[str], title: str | None) -> Table:
@@ -180,9 +186,12 @@ def print_listing(
         cells = {c: [cell(v) for v in shown[c].to_list()] for c in columns}
         fitting = columns if options.columns else _fit(listing, cells, out.width)
         table = terminal_table(listing, cells, fitting, title)
-        # columns the user named are all shown, even past the edge: the terminal wraps the lines
-        wide = sum(max([len(c), *(len(v) for v in cells[c])]) for c in fitting) + GAP * (len(fitting) - 1)
-        out.print(table, width=max(out.width, wide) if options.columns else None, crop=False)
+        needed = _width(listing, cells, fitting)
+        if needed > out.width:  # only columns the user named: shown whole, the terminal wraps the lines
+            wider = Console(file=out.file, width=needed, force_terminal=True, no_color=out.no_color, highlight=False)
+            wider.print(table, crop=False)
+        else:
+            out.print(table)
         if footer:
             out.print(footer)  # wrapped between words, like any text for people
         left_out = [c for c in columns if c not in fitting]

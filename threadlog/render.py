@@ -19,7 +19,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from threadlog.listing import Listing, ListingOptions, cell, json_rows, json_value, print_listing
+from threadlog.rally_join import describe_join
 from threadlog.views import IterationTimeline
+from threadlog.workloads import STAT_COLUMNS
 
 if TYPE_CHECKING:
     from threadlog.ingest import IngestOptions
@@ -71,6 +73,32 @@ ITERATIONS = Listing(
     text=("error_type",),
     drop_first=("task", "last_line", "pid", "first_line", "error_type", "duration_s", "status", "workload"),
 )
+RALLY_COLUMNS = ("rally_duration_s", "slowest_action", "slowest_action_s")  # with a joined Rally report
+
+
+def iterations_listing(rally: bool) -> Listing:
+    """The iterations' columns, with Rally's duration and slowest action when a report was joined."""
+    if not rally:
+        return ITERATIONS
+    at = ITERATIONS.columns.index("duration_s") + 1
+    return Listing(
+        (*ITERATIONS.columns[:at], *RALLY_COLUMNS, *ITERATIONS.columns[at:]),
+        keep=ITERATIONS.keep,
+        text=(*ITERATIONS.text, "slowest_action"),
+        drop_first=(
+            "task",
+            "last_line",
+            "pid",
+            "first_line",
+            "slowest_action",
+            "error_type",
+            "rally_duration_s",
+            "slowest_action_s",
+            *ITERATIONS.drop_first[5:],
+        ),
+    )
+
+
 CONTEXT = Listing(
     ("iteration", "workload", "status", "start_offset_s", "end_offset_s", "thread_uid"),
     keep=("thread_uid",),
@@ -80,6 +108,18 @@ CANDIDATES = Listing(
     ("task", "workload", "status", "start_ts", "pick_with"),
     keep=("pick_with",),
     drop_first=("start_ts", "status", "task"),
+)
+WORKLOAD_STATS = Listing(
+    ("task", "workload", "action", "depth", "source", *STAT_COLUMNS),
+    keep=("action",),
+    text=("action",),
+    drop_first=("task", "source", "depth", "workload", "p95", "avg", "p90", "min", "max", "success_pct"),
+)
+ACTION_STATS = Listing(  # under a workload's own lines, in a terminal
+    ("action", *STAT_COLUMNS),
+    keep=("action",),
+    text=("action",),
+    drop_first=("p95", "avg", "p90", "min", "max", "success_pct"),
 )
 FORMATS = Listing(("preset", "format", "exception_prefix"), keep=("preset", "format"), drop_first=("exception_prefix",))
 
@@ -149,6 +189,7 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     ):
         if key in s:
             rows.append((label, _fmt_value(s[key])))
+    rows += [("rally report", describe_join(facts)) for facts in s.get("rally") or []]
     rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
     return [(k, str(v)) for k, v in rows]
 
@@ -218,7 +259,7 @@ def print_timeline(view: IterationTimeline) -> None:
     con.print(
         f"pid {cell(it['pid'])}  ident {cell(it['thread'])}  thread {it['thread_uid']}  "
         f"start {cell(it['start_ts'])}  end {cell(it['end_ts'])}  duration {cell(it['duration_s'])} s  "
-        f"records {view.records.height}",
+        f"records {view.records.filter(pl.col('kind') == 'record').height}",
         soft_wrap=True,
     )
     if view.ambiguous:
@@ -242,6 +283,9 @@ def timeline_json(head: dict[str, Any], records: pl.DataFrame, context: pl.DataF
 def _print_records(con: Console, records: pl.DataFrame) -> None:
     for row in records.iter_rows(named=True):
         offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
+        if row.get("kind", "record") != "record":  # a Rally atomic action starting or finishing
+            con.print(f"{offset:>10} [cyan]{'':<8} {escape(row['message'])}[/]", soft_wrap=True)
+            continue
         lvl = row["level"] or "-"
         style = LEVEL_STYLE.get(lvl, "")
         lines = (row["message"] or "").split("\n")
@@ -285,3 +329,52 @@ def print_formats(frame: pl.DataFrame, options: ListingOptions, con: Console) ->
             con.print(f"  format            {escape(fmt)}", soft_wrap=True)
         for prefix in filter(None, row["exception_prefix"].split("\n")):
             con.print(f"  exception prefix  {escape(prefix)}", soft_wrap=True)
+
+
+def print_workloads(table: pl.DataFrame, stats: pl.DataFrame, as_json: bool, con: Console) -> None:
+    """Rally's workloads: in a terminal, a block per workload with its statistics table;
+    piped, the statistics of them all as one listing; --json, each workload with its statistics."""
+    if as_json:
+        rows = []
+        for row in table.iter_rows(named=True):
+            mine = stats.filter((pl.col("task") == row["task"]) & (pl.col("workload") == row["workload"]))
+            rows.append({**row, "statistics": mine.drop("task", "workload").to_dicts()})
+        con.file.write(json.dumps(rows, default=json_value, indent=1) + "\n")
+        return
+    if not con.is_terminal:
+        print_listing(stats, WORKLOAD_STATS, ListingOptions(), con, err_console())
+        return
+    for row in table.iter_rows(named=True):
+        _print_workload(
+            con, row, stats.filter((pl.col("task") == row["task"]) & (pl.col("workload") == row["workload"]))
+        )
+
+
+def _print_workload(con: Console, row: dict[str, Any], stats: pl.DataFrame) -> None:
+    subtask = f"  subtask {row['subtask']!r}" if row["subtask"] else ""
+    load = "-" if row["load_duration_s"] is None else f"{row['load_duration_s']:.3f} s"
+    source = {"rally": "Rally's", "log": "first START to last END"}.get(row["load_duration_from"] or "", "")
+    con.print(
+        f"[bold]workload {row['workload']}[/]  task {row['task']}{subtask}  scenario {row['scenario'] or '-'}  "
+        f"runner {row['runner'] or '-'} {row['runner_args'] or ''}",
+        soft_wrap=True,
+    )
+    con.print(
+        f"iterations {row['iterations']:,}  failures {row['failures']:,}  load duration {load} ({source})"
+        + ("" if row["pass_sla"] is None else f"  SLA {'passed' if row['pass_sla'] else 'FAILED'}"),
+        soft_wrap=True,
+    )
+    for criterion in row["sla"] or []:
+        con.print(f"  sla {criterion['criterion']}: {escape(criterion['detail'] or '')}", soft_wrap=True)
+    for ctx in row["contexts"] or []:
+        con.print(
+            f"  context {ctx['name']}: setup {cell(ctx['setup_s'])} s {escape(ctx['setup_error'] or '')}  "
+            f"cleanup {cell(ctx['cleanup_s'])} s {escape(ctx['cleanup_error'] or '')}",
+            soft_wrap=True,
+        )
+    origin = "Rally's durations" if (stats["source"] == "rally").any() else "the log's END - START"
+    # nested actions indented under their parent, by their own name
+    shown = stats.with_columns(
+        action=pl.lit("  ").repeat_by(pl.col("depth")).list.join("") + pl.col("action").str.split(" > ").list.last()
+    )
+    print_listing(shown, ACTION_STATS, ListingOptions(), con, err_console(), f"seconds, from {origin}")

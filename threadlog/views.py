@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from threadlog.errors import ThreadlogError
+from threadlog.rally_views import timeline_with_actions
 from threadlog.store import Store
 
 __all__ = [
@@ -179,7 +180,7 @@ def timeline(
     if (frame["attribution"] != "thread").any() or frame.height == 0:
         ambiguous = _ambiguous_between(store, it)
     neighbours = _overlapping(store, it) if context else None
-    return IterationTimeline(it, frame, neighbours, ambiguous)
+    return IterationTimeline(it, timeline_with_actions(store, it, frame), neighbours, ambiguous)
 
 
 def thread_timeline(store: Store, uid: str, level: str | None = None) -> tuple[dict[str, object], pl.DataFrame]:

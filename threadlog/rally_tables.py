@@ -1,0 +1,37 @@
+"""The store's Rally tables, written at the end of a parse: Rally's columns in the iterations
+table, ``atomic_actions`` and ``workloads``. Without a report the Rally columns are null,
+``atomic_actions`` has no rows and ``workloads`` comes from the log alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from threadlog.rally_join import empty_actions, join_reports, with_empty_rally_columns
+from threadlog.rally_report import RallyReport
+from threadlog.store import StoreWriter
+from threadlog.workloads import build_workloads
+
+__all__ = ["write_rally_tables"]
+
+
+def write_rally_tables(writer: StoreWriter, reports: list[RallyReport], utc_offset: int | None) -> list[dict[str, Any]]:
+    """Join `reports` (if any) to the new store's iterations and write the Rally tables into
+    it; the join's figures, one dict per report. Raises `ThreadlogError` before anything of
+    the old store is touched."""
+    path = writer.path("iterations")
+    iterations = pl.scan_parquet(path)
+    report_workloads = None
+    summary: list[dict[str, Any]] = []
+    if reports:
+        result = join_reports(iterations.collect(), reports, utc_offset)
+        table, actions, report_workloads, summary = result.iterations, result.actions, result.workloads, result.summary
+    else:
+        table, actions = with_empty_rally_columns(iterations).collect(), empty_actions()
+    writer.write_table("iterations", table)
+    writer.write_table("atomic_actions", actions)
+    writer.write_table(
+        "workloads", build_workloads(pl.scan_parquet(writer.path("records")), table.lazy(), report_workloads)
+    )
+    return summary
