@@ -12,6 +12,8 @@ import inspect
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -453,3 +455,21 @@ def test_rally_conf_that_is_not_one_is_a_one_line_error(tmp_path: Path, content:
     conf.write_bytes(content)
     result = run("pipe", 80, "parse", "--rally-conf", conf, tmp_path / "x.log", "--store", tmp_path / "s")
     assert_clean_error(result, "rally.conf", "line")
+
+
+@pytest.mark.parametrize("args", [["export", "records", "-o", "-"], ["threads", "--limit", "0"]])
+def test_a_reader_that_goes_away_ends_it_quietly(c07: Path, args: list[str]) -> None:
+    """`... | head -1`: the pipe closes early; no error about the store, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "threadlog", *args, "--store", str(c07)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.wait(timeout=120)
+    assert err == ""

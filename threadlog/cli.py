@@ -614,7 +614,7 @@ def export(
 
 def main() -> None:
     """Entry point of the `threadlog` script."""
-    app(prog_name="threadlog")
+    app(prog_name="threadlog")  # a closed stdout (`| head`) ends it quietly: typer handles EPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

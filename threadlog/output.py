@@ -10,6 +10,7 @@ with ``--force``.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -85,8 +86,13 @@ class Target:
         """Run `write` on the file (atomically) or on stdout's bytes."""
         if self.path is None:
             sink = sys.stdout.buffer
-            write(sink)
-            sink.flush()
+            try:
+                write(sink)
+                sink.flush()
+            except OSError as exc:  # polars reports a closed pipe as a plain OSError
+                if exc.errno != errno.EPIPE and "Broken pipe" not in str(exc):
+                    raise
+                raise BrokenPipeError(errno.EPIPE, "stdout closed") from None
             return
         atomic_write(self.path, write, self.force)
 
