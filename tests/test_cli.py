@@ -247,16 +247,10 @@ def test_bad_input_fails_cleanly_and_keeps_store(kind: str, tmp_path: Path, good
 
 
 def test_explicit_format_keeps_unmatched_lines_as_unparsed(tmp_path: Path) -> None:
-    """With an explicit --format, syslog lines that do not match become unparsed records."""
-    result = run(
-        "parse",
-        "--json",
-        OPENSTACK / "var_log_messages",
-        "--store",
-        tmp_path / "store",
-        "--format",
-        "%(asctime)s %(levelname)s %(message)s",
-    )
+    """With an explicit --format and --allow-unparsed, syslog lines that do not match become unparsed records."""
+    args = ["--store", tmp_path / "store", "--format", "%(asctime)s %(levelname)s %(message)s"]
+    assert_clean_error(run("parse", OPENSTACK / "var_log_messages", *args), "only 0 of 9 lines", "--allow-unparsed")
+    result = run("parse", "--json", OPENSTACK / "var_log_messages", *args, "--allow-unparsed")
     assert_ok(result)
     summary = json.loads(result.stdout)
     assert summary["lines"] == 9

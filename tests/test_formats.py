@@ -303,6 +303,7 @@ def test_rally_line_with_thread_ident():
         "thread": 140315149818752,
         "level": "INFO",
         "logger": "rally.task.runner",
+        "context": None,  # oslo's "[-]": no request context
         "instance": None,
         "message": "Task 83637ff4-41ca-4b42-bc04-54bdb6f52ebe | ITER: 3 START",
         "ts": datetime(2026, 11, 25, 23, 39, 51, 397000),

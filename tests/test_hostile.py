@@ -9,6 +9,7 @@ reason names the bug.
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import errno
 import functools
@@ -37,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from tests.conftest import RALLY, assert_clean_error, assert_ok, rally_log
+from tests.conftest import BLOG_FORMAT, BLOG_PREFIX, RALLY, assert_clean_error, assert_ok, rally_log
 from threadlog.cli import app
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import grammar_from_format
@@ -276,13 +277,14 @@ def test_50mb_line_is_one_record(tmp_path: Path, tail: str) -> None:
 
 
 def test_50mb_line_without_header_is_one_unparsed_record(tmp_path: Path) -> None:
-    """A 50 MB line that matches no format (explicit --format) is one unparsed record."""
+    """A 50 MB line that matches no format (explicit --format, --allow-unparsed) is one unparsed record."""
     log = tmp_path / "blob.log"
     with log.open("wb") as fh:
         fh.write(b"y" * LONG)
         fh.write(b"\n")
     store = tmp_path / "store"
-    summary = parse_json(log, "--store", store, "--format", FULL_FORMAT)
+    assert_clean_error(run("parse", log, "--store", store, "--format", FULL_FORMAT), "only 0 of 1 lines")
+    summary = parse_json(log, "--store", store, "--format", FULL_FORMAT, "--allow-unparsed")
     records = assert_complete_store(store, summary)
     assert (summary["lines"], summary["records"], summary["unparsed_lines"]) == (1, 1, 1)
     assert len(records["message"][0]) == LONG
@@ -458,10 +460,12 @@ def test_interleaved_processes_with_clock_steps(tmp_path: Path) -> None:
 
 
 def test_only_continuation_lines_are_all_unparsed(tmp_path: Path) -> None:
-    """With an explicit --format, a log of indented lines only is all unparsed records, exit 0."""
+    """With an explicit --format and --allow-unparsed, a log of indented lines only is all unparsed records."""
     data = b"".join(b"   continuation %d\n\tmore %d\n" % (i, i) for i in range(100))
     store = tmp_path / "store"
-    summary = parse_json(write(tmp_path / "cont.log", data), "--store", store, "--format", FULL_FORMAT)
+    log = write(tmp_path / "cont.log", data)
+    assert_clean_error(run("parse", log, "--store", store, "--format", FULL_FORMAT), "only 0 of 200 lines")
+    summary = parse_json(log, "--store", store, "--format", FULL_FORMAT, "--allow-unparsed")
     assert_complete_store(store, summary)
     assert (summary["lines"], summary["unparsed_lines"], summary["lines_in_records"]) == (200, 200, 0)
     assert summary["iterations"]["total"] == 0
@@ -506,7 +510,10 @@ def test_odd_markers(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_million_distinct_pids(tmp_path: Path) -> None:
-    """1,000,000 lines from 1,000,000 pids parse in well under two minutes with 1,000,000 processes."""
+    """1,000,000 lines from 1,000,000 pids parse into 1,000,000 processes, every line accounted for.
+
+    Its time is printed, not asserted: speed is the benchmark's to measure, and a loaded
+    machine would make a time limit fail at random."""
     n = 1_000_000
     log = tmp_path / "million.log"
     with log.open("w") as fh:
@@ -518,7 +525,6 @@ def test_a_million_distinct_pids(tmp_path: Path) -> None:
     summary = parse_json(log, "--store", store)
     took = time.perf_counter() - started
     print(f"\na million pids: parse took {took:.1f} s, timings {summary.get('timings')}")
-    assert took < 120
     assert (summary["lines"], summary["records"], summary["processes"]) == (n, n, n)
     assert summary["logical_threads"] == n
     assert_complete_store(store, summary)
@@ -967,6 +973,75 @@ FUZZ_FORMATS = [
     FULL_FORMAT,
     "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [%(request_id)s] %(message)s",
 ]
+OSLO_PASTED = "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [-] %(instance)s%(message)s"
+OSLO_CONF = """\
+[DEFAULT]
+logging_context_format_string = %(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s \
+[%(user_identity)s %(request_id)s] %(instance)s%(message)s
+logging_default_format_string = %(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s \
+[-] %(instance)s%(message)s
+logging_exception_prefix = %(asctime)s.%(msecs)03d %(process)d ERROR %(name)s %(instance)s
+"""
+
+
+@functools.cache
+def _fuzz_home() -> Path:
+    """A folder for the whole run: a good store that each example starts from, and a rally.conf."""
+    home = Path(tempfile.mkdtemp(prefix="threadlog-fuzz-home-"))
+    atexit.register(shutil.rmtree, home, True)
+    (home / "rally.conf").write_text(OSLO_CONF)
+    log = write(home / "good.log", b"\n".join(lines_of(C05)[:60]) + b"\n")
+    ingest([str(log)], IngestOptions(store=str(home / "good")))
+    return home
+
+
+def fuzz_option_sets() -> list[list[str]]:
+    """Detection, each explicit format (with and without an exception prefix), and rally.confs."""
+    return [
+        [],
+        *(["--format", fmt] for fmt in FUZZ_FORMATS),
+        ["--format", OSLO_PASTED, "--exception-prefix", "%(asctime)s.%(msecs)03d %(process)d ERROR %(name)s "],
+        ["--format", BLOG_FORMAT, "--exception-prefix", BLOG_PREFIX],
+        ["--rally-conf", str(_fuzz_home() / "rally.conf")],
+        ["--rally-conf", str(RALLY / "c04-failures" / "rally.conf")],
+    ]
+
+
+def check_parse(data: bytes, options: list[str]) -> None:
+    """Parse `data` over a good store: a clean refusal (one line, non-zero exit, the store
+    untouched, nothing left beside it) or a complete store with every line accounted for."""
+    with tempfile.TemporaryDirectory(prefix="threadlog-fuzz-") as tmp:
+        log = write(Path(tmp) / "fuzz.log", data)
+        store = Path(tmp) / "s"
+        shutil.copytree(_fuzz_home() / "good", store)
+        before = snapshot(store)
+        result = run("parse", "--json", log, "--store", store, *options)
+        if result.exit_code != 0:
+            assert_clean_error(result)
+            assert snapshot(store) == before
+        else:
+            assert "Traceback" not in result.stderr
+            summary = json.loads(result.stdout)
+            assert_counts(summary)
+            assert summary["lines"] == true_line_count(data)
+            assert_complete_store(store, summary)
+        assert sorted(os.listdir(tmp)) == ["fuzz.log", "s"]  # nothing half-written beside it
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hostile_logs(), fmt=st.sampled_from(FUZZ_FORMATS))
+def test_fuzz_ingest(data: bytes, fmt: str) -> None:
+    """Any bytes, with a detected or an explicit format, parse with every line counted once or raise ThreadlogError."""
+    check_ingest(data, None)
+    check_ingest(data, fmt)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hostile_logs(), which=st.integers(0, 6))
+def test_fuzz_parse_over_a_store(data: bytes, which: int) -> None:
+    """Any bytes, with every kind of format option, over a good store: refused cleanly with the
+    store untouched, or parsed with every line accounted for."""
+    check_parse(data, fuzz_option_sets()[which])
 
 
 def check_ingest(data: bytes, fmt: str | None) -> None:
@@ -990,12 +1065,13 @@ def check_ingest(data: bytes, fmt: str | None) -> None:
         assert sorted(os.listdir(tmp)) == ["fuzz.log", "s"]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=hostile_logs(), fmt=st.sampled_from(FUZZ_FORMATS))
-def test_fuzz_ingest(data: bytes, fmt: str) -> None:
-    """Any bytes, with a detected or an explicit format, parse with every line counted once or raise ThreadlogError."""
+@pytest.mark.parametrize("tail", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\n", b"\xef\xbb\xbf\r\n\n"])
+def test_last_line_a_lone_byte_order_mark(tail: bytes) -> None:
+    """A chunk that is only a byte-order mark (the CSV reader drops it and sees no data) is still a line."""
+    data = lines_of(C05)[0] + b"\n" + tail
     check_ingest(data, None)
-    check_ingest(data, fmt)
+    check_ingest(data, FULL_FORMAT)
+    check_ingest(tail, FULL_FORMAT)
 
 
 def test_stdin_and_file_agree_on_hostile_bytes(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from threadlog import __version__
 from threadlog.cli_help import App, HelpGroup
@@ -86,7 +87,9 @@ class _Commands(HelpGroup):
         try:
             return super().invoke(ctx)
         except ThreadlogError as exc:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True)
+            # the message names files and formats: "[old]" in it is text, not markup
+            message = f"[bold red]error:[/] {escape(str(exc))}"
+            Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
         except KeyboardInterrupt:
             Console(stderr=True, highlight=False).print("interrupted; the previous store is unchanged")
@@ -168,7 +171,7 @@ def parse(
         list[str],
         typer.Argument(
             metavar="LOG",
-            help="Log files in order (rotated sets: oldest first); .gz, .bz2 and .xz too; - for stdin.",
+            help="Log files (read oldest first, by each file's first time); .gz, .bz2 and .xz too; - for stdin.",
         ),
     ],
     fmt: Annotated[
@@ -253,6 +256,10 @@ def parse(
             "--utc-offset", metavar="+HH:MM", help="The log's offset from UTC, e.g. +02:00 [default: inferred]."
         ),
     ] = None,
+    allow_unparsed: Annotated[
+        bool,
+        typer.Option("--allow-unparsed", help="Store the parse even if most lines fit no format (refused otherwise)."),
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Parse logs into the store and print a summary.
@@ -288,6 +295,7 @@ def parse(
         reconstruct=None if records_only else ReconstructOptions(gap=gap, pid_gap=pid_gap or None),
         rally_reports=rally_report or [],
         utc_offset=None if utc_offset is None else parse_offset(utc_offset),
+        allow_unparsed=allow_unparsed,
     )
     err = err_console()
     live = err.is_terminal and not as_json
@@ -296,6 +304,10 @@ def parse(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         print_summary(summary, err, "threadlog parse")
+    for note in summary.get("notes", []):
+        err.print(f"note: {escape(note)}", soft_wrap=True)
+    for warning in summary.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 @app.command()
@@ -324,7 +336,7 @@ def _reading(store: str | None) -> Iterator[Store]:
     changed = opened.stale_sources()
     if changed:
         err_console().print(
-            f"[yellow]warning:[/] changed since parsed: {', '.join(changed)}; "
+            f"[yellow]warning:[/] changed since parsed: {escape(', '.join(changed))}; "
             "run `threadlog parse` again for current results",
             soft_wrap=True,
         )
@@ -534,7 +546,7 @@ def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, forc
     dest = target(out, to, TABLE_FORMATS, force)
     write_frame(records.drop("parsed"), dest)
     if dest.path is not None:
-        err_console().print(f"wrote {plural(records.height, 'record')} to {dest.name}", soft_wrap=True)
+        err_console().print(f"wrote {plural(records.height, 'record')} to {escape(dest.name)}", soft_wrap=True)
 
 
 # what `export` writes: the store's tables by the name users give them, and the trace
@@ -597,7 +609,8 @@ def export(
             n = write_trace(opened, dest)
             if dest.path is not None:
                 err_console().print(
-                    f"wrote {n:,} trace events to {dest.name}; open it in https://ui.perfetto.dev", soft_wrap=True
+                    f"wrote {n:,} trace events to {escape(dest.name)}; open it in https://ui.perfetto.dev",
+                    soft_wrap=True,
                 )
             return
         if what == "workloads" and (iteration is not None or status is not None):
@@ -609,7 +622,7 @@ def export(
         write_frame(frame, dest)  # streamed: a big store's records are never held whole
         if dest.path is not None:
             rows = frame.select(pl.len()).collect().item()
-            err_console().print(f"wrote {rows:,} {what} rows to {dest.name}", soft_wrap=True)
+            err_console().print(f"wrote {rows:,} {what} rows to {escape(dest.name)}", soft_wrap=True)
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """Logging format strings, compiled into line patterns.
 
 A `logging` format string (``%``, ``{`` or ``$`` style) is read by a small pyparsing grammar
-into literals and fields; `compile_format` turns those into one anchored regular expression
-with a named group per field, which the parser runs in bulk with polars (the Rust regex
-engine), never line by line in Python.
+into literals and fields; `compile_format` turns those into typed segments (`segments`:
+text, a field with its value pattern, oslo's context bracket and debug suffix) and renders
+from them an anchored regular expression with a named group per field, and a quicker one,
+which the parser runs in bulk with polars (the Rust regex engine), never line by line.
 
 Grammar (one rule per style)::
 
@@ -11,8 +12,13 @@ Grammar (one rule per style)::
     brace    := ( "{{" | "}}" | "{" name ("!" conv)? (":" spec)? "}" | text )*
     dollar   := ( "$$" | "${" name "}" | "$" identifier | text )*
 
-oslo.log's context bracket ``[%(request_id)s %(user_identity)s]`` is also accepted in its
-no-context form ``[-]``: oslo writes that whenever a record has no request context.
+oslo.log's context brackets (``[%(request_id)s %(user_identity)s]``, or any bracket of
+request-context fields) are also accepted in their no-context form ``[-]``, which oslo writes
+whenever a record has no request context (its fields are null then, unless a lone field can
+read "-" itself); a literal ``[-]`` (oslo's default format) also
+reads a context bracket, kept whole as ``context``. Without a datefmt, ``%(asctime)s`` is
+logging's default ``%Y-%m-%d %H:%M:%S,mmm``, or before ``.%(msecs)03d`` ``%Y-%m-%d %H:%M:%S``
+(oslo's way; logging's own ``,mmm`` there is read too).
 """
 
 from __future__ import annotations
@@ -23,6 +29,21 @@ from dataclasses import dataclass, field
 import pyparsing as pp
 
 from threadlog.errors import ThreadlogError
+from threadlog.segments import (
+    LAZY,
+    LEVEL,
+    REQUEST_ID,
+    ContextBracket,
+    DebugSuffix,
+    FastStep,
+    NoContext,
+    Segment,
+    Text,
+    Value,
+    regex_escape,
+    render_fast,
+    render_full,
+)
 
 __all__ = [
     "Field",
@@ -167,9 +188,7 @@ INT = r"-?\d+"
 FLOAT = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 HEX = r"[0-9a-fA-F]+"
 WORD = r"\S+?"  # lazy: a name stops at the first separator that lets the line match
-LAZY = r".*?"
 LAZY1 = r".+?"
-LEVEL = r"(?:[A-Z][A-Z0-9_]*|Level \d+)"
 
 # What each LogRecord attribute looks like when rendered with %s / {} (its natural form).
 NATURAL = {
@@ -190,8 +209,7 @@ NATURAL = {
     "threadName": LAZY1,
     "taskName": LAZY1,
     "message": LAZY,
-    # no blank, "]" or ":" (so "[instance: UUID]" is never taken for a request context)
-    "request_id": r"[^\s\]:]+",
+    "request_id": REQUEST_ID,
     "user_identity": LAZY,
     "global_request_id": WORD,
     # oslo's instance field renders as "[instance: UUID] " or nothing; keep just the UUID
@@ -294,11 +312,6 @@ def strftime_regex(datefmt: str) -> str:
     return "".join(out)
 
 
-def regex_escape(text: str) -> str:
-    """Escape for both Python `re` and Rust `regex`: ASCII punctuation only (not `<`, `>`)."""
-    return "".join("\\" + c if c in r"\.+*?()|[]{}^$#&-~" else c for c in text)
-
-
 # ---------------------------------------------------------------------------------------
 # compiled patterns
 
@@ -317,14 +330,15 @@ class LinePattern:
     regex: str
     groups: dict[str, str] = field(default_factory=dict)
     datefmt: str | None = None
-    # A quicker regex for the common lines (see `_fast_variant`), the steps that turn its
-    # groups into this pattern's, and the suffix regex those steps use.
     bases: dict[str, int] = field(default_factory=dict)  # integer groups written in hex or octal
     grouped: dict[str, str] = field(default_factory=dict)  # number groups with a thousands separator
+    # A quicker regex for the common lines (see `segments`), the steps that turn its
+    # groups into this pattern's, and the suffix regex those steps use.
     fast_regex: str | None = None
-    fast_steps: tuple[str, ...] = ()
+    fast_steps: tuple[FastStep, ...] = ()
     suffix_regex: str | None = None  # oslo's debug suffix, when the format has one
     suffix_groups: tuple[str, ...] = ()  # ... and the groups it captures
+    segments: tuple[Segment, ...] = ()  # what both regexes are rendered from
 
     @property
     def attributes(self) -> set[str]:
@@ -338,7 +352,9 @@ class LinePattern:
 def _value_pattern(f: Field, datefmt: str | None) -> str:
     if f.name == "asctime":
         if datefmt is None:
-            return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<asctime_ms>\d{3})"
+            # logging writes ",mmm"; a "." there (oslo's way) is read too, so that a format
+            # written without its ".%(msecs)03d" still reads an oslo log
+            return r"(?P<asctime>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[,.](?P<asctime_ms>\d{3})"
         return f"(?P<asctime>{strftime_regex(datefmt)})"
     conv = f.conversion
     if f.grouping and (conv in ("d", "n") or (conv is None and f.name in INTS)):
@@ -356,27 +372,91 @@ def _value_pattern(f: Field, datefmt: str | None) -> str:
     return NATURAL.get(f.name, LAZY)
 
 
-def _padded(f: Field, pattern: str) -> str:
+def _padding(f: Field) -> tuple[str, str]:
+    """What pads a field to its width: the pattern before its value and after it."""
     if f.width is None or f.align is None:
-        return pattern
+        return "", ""
     pad = "[" + regex_escape(f.fill) + "]*"
     align = f.align
     if align == "natural":
         align = ">" if f.name in NUMERIC or f.conversion in tuple("deEfFgGnxXo") else "<"
     if align == "<":
-        return pattern + pad
+        return "", pad
     if align == ">":
-        return pad + pattern
-    return pad + pattern + pad
+        return pad, ""
+    return pad, pad
 
 
-_OSLO_BRACKET = re.compile(r"\[(?=[^\]]*%\(request_id\)s)[^\]]*\]")
+# The attributes a LogRecord has of itself (and oslo's own per-record fields); any other
+# field is a request-context value, which oslo writes only when a record has a context.
+RECORD_ATTRIBUTES = {
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
+    "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread",
+    "threadName", "processName", "process", "taskName", "message", "asctime", "instance", "exc_level",
+    "color",
+}  # fmt: skip
+_BRACKET_TEXT = re.compile(r"\[([^\[\]]*)\]")
+# logging's asctime without --datefmt, when the format itself adds ".%(msecs)03d" after it
+SECONDS_DATEFMT = "%Y-%m-%d %H:%M:%S"
+
+
+def is_context_bracket(fields: list[str]) -> bool:
+    """Whether a ``[...]`` holding these fields is oslo's request context, which oslo writes as
+    ``[-]`` on records without one (its logging_default_format_string)."""
+    return bool(fields) and not set(fields) & RECORD_ATTRIBUTES
 
 
 def without_context(fmt: str) -> str:
-    """oslo's no-context form of a context format (its request bracket written ``[-]``),
+    """oslo's no-context form of a context format (each context bracket written ``[-]``),
     which the context format's pattern already reads."""
-    return _OSLO_BRACKET.sub("[-]", fmt)
+
+    def plain(m: re.Match[str]) -> str:
+        return "[-]" if is_context_bracket(re.findall(r"%\((\w+)\)", m[1])) else m[0]
+
+    return _BRACKET_TEXT.sub(plain, fmt)
+
+
+def _split_brackets(tokens: list[Token]) -> list[Token]:
+    """Literals cut so that every ``[`` and ``]`` is a literal of its own."""
+    out: list[Token] = []
+    for tok in tokens:
+        if isinstance(tok, Literal):
+            out.extend(Literal(piece) for piece in re.split(r"([\[\]])", tok.text) if piece)
+        else:
+            out.append(tok)
+    return out
+
+
+def _context_brackets(tokens: list[Token]) -> list[tuple[int, int]]:
+    """(open, close) token indices of the brackets that hold only request-context fields."""
+    found, start = [], None
+    for i, tok in enumerate(tokens):
+        if tok == Literal("["):
+            start = i
+        elif tok == Literal("]") and start is not None:
+            inside = tokens[start + 1 : i]
+            names = [t.name for t in inside if isinstance(t, Field)]
+            if is_context_bracket(names) or inside == [Literal("-")]:
+                found.append((start, i))
+            start = None
+    return found
+
+
+def _asctime_datefmt(tokens: list[Token], i: int, datefmt: str | None) -> str | None:
+    """The strftime format of the asctime at `tokens[i]`: the given one; else, before
+    ``.%(msecs)03d``, logging's default without its milliseconds (as oslo writes it)."""
+    if datefmt is not None:
+        return datefmt
+    after = tokens[i + 1 : i + 3]
+    if (
+        len(after) == 2
+        and isinstance(after[0], Literal)
+        and after[0].text in (".", ",")
+        and isinstance(after[1], Field)
+        and after[1].name == "msecs"
+    ):
+        return SECONDS_DATEFMT
+    return None
 
 
 def compile_format(
@@ -394,115 +474,87 @@ def compile_format(
     """
     if exception_prefix:
         fmt = fmt + {"%": "%(message)s", "{": "{message}", "$": "${message}"}[style]
-    tokens = parse_format(fmt, style)
+    tokens = _split_brackets(parse_format(fmt, style))
+    closing = dict(_context_brackets(tokens))
     groups: dict[str, str] = {}
     bases: dict[str, int] = {}
     grouped: dict[str, str] = {}
-    parts: list[str] = []
-    bracket = None
-    if style == "%":
-        bracket = _OSLO_BRACKET.search(fmt)
-    for i, tok in enumerate(tokens):
-        if isinstance(tok, Literal):
-            parts.append(regex_escape(tok.text))
-            continue
+
+    def value(i: int, tok: Field) -> Value:
+        """The field's segment; registers its group (a repeated field is matched, not captured)."""
+        nonlocal datefmt
+        given = datefmt
+        if tok.name == "asctime":
+            datefmt = _asctime_datefmt(tokens, i, datefmt)
         pattern = _value_pattern(tok, datefmt)
+        if tok.name == "asctime" and given is None and datefmt is not None:
+            # logging itself, without a datefmt, still writes ",mmm" (which msecs repeats)
+            pattern += r"(?:,\d{3})?"
+        natural = pattern == NATURAL.get(tok.name)
         if tok.name == "message" and i == len(tokens) - 1 and not debug_suffix:
             pattern = r".*"
         group = column_name(tok.name) if tok.name not in TIME_FIELDS else tok.name
-        if tok.name == "asctime" or tok.name in SELF_GROUPED:
-            if group in groups:  # a repeated field: match it, capture it once
-                pattern = re.sub(r"\(\?P<\w+>", "(?:", pattern)
+        before, after = _padding(tok)
+        self_grouped = tok.name == "asctime" or tok.name in SELF_GROUPED
+        repeated = group in groups
+        if not repeated:
+            groups[group] = tok.name
+            if tok.name == "asctime" and datefmt is None:
+                groups["asctime_ms"] = "asctime_ms"
+            if not self_grouped and tok.conversion in ("x", "X", "o"):
+                bases[group] = 8 if tok.conversion == "o" else 16
+            if not self_grouped and tok.grouping and (tok.name in NUMERIC or tok.conversion in tuple("dnfFeEgG")):
+                grouped[group] = tok.grouping
+        return Value(
+            name=tok.name,
+            pattern=pattern,
+            group=None if repeated else group,
+            natural=natural,
+            self_grouped=self_grouped,
+            quoted=tok.quoted and tok.name not in NUMERIC and not self_grouped,
+            pad_before=before,
+            pad_after=after,
+        )
+
+    def segment(i: int, tok: Token) -> Segment:
+        return Text(tok.text) if isinstance(tok, Literal) else value(i, tok)
+
+    segments: list[Segment] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if i in closing:  # a context bracket: "[" ... "]"
+            end = closing[i]
+            if tokens[i + 1 : end] == [Literal("-")] and "context" not in groups:
+                groups["context"] = "context"
+                segments.append(NoContext())
             else:
-                groups[group] = tok.name
-                if tok.name == "asctime" and datefmt is None:
-                    groups["asctime_ms"] = "asctime_ms"
-            parts.append(_padded(tok, pattern))
+                segments.append(ContextBracket(tuple(segment(j, tokens[j]) for j in range(i + 1, end))))
+            i = end + 1
             continue
-        if group in groups:
-            parts.append(_padded(tok, f"(?:{pattern})"))
-            continue
-        groups[group] = tok.name
-        if tok.conversion in ("x", "X", "o"):
-            bases[group] = 8 if tok.conversion == "o" else 16
-        if tok.grouping and (tok.name in NUMERIC or tok.conversion in tuple("dnfFeEgG")):
-            grouped[group] = tok.grouping
-        capture = f"(?P<{group}>{pattern})"
-        if tok.quoted and tok.name not in NUMERIC:
-            capture = f"'{capture}'"  # repr() of a string: the value, in single quotes
-        parts.append(_padded(tok, capture))
-    regex = "".join(parts)
-    if bracket is not None:
-        regex = _bracket_alternative(regex)
+        segments.append(segment(i, tok))
+        i += 1
     suffix_groups: tuple[str, ...] = ()
+    suffix_regex = None
     if debug_suffix:
         suffix = compile_format(debug_suffix.rstrip(), style)
         suffix_groups = tuple(suffix.groups)
         for g, attr in suffix.groups.items():
             groups.setdefault(g, attr)
-        suffix_regex = suffix.regex[1:-1]
-        regex = regex + f"(?P<debug_suffix>{suffix_regex})?"
-    full = f"^{regex}$"
-    fast, steps = _fast_variant(full)
+        suffix_regex = render_full(suffix.segments)
+        segments.append(DebugSuffix(suffix.segments))
+    fast, steps = render_fast(segments)
     return LinePattern(
         format=fmt,
         style=style,
-        regex=full,
+        regex=f"^{render_full(segments)}$",
         groups=groups,
         datefmt=datefmt,
         bases=bases,
         grouped=grouped,
-        fast_regex=fast if steps else None,
+        fast_regex=f"^{fast}$" if steps else None,
         fast_steps=steps,
-        suffix_regex=f"^(?P<message>.*)(?P<debug_suffix>{suffix_regex})$" if debug_suffix else None,
+        suffix_regex=f"^(?P<message>.*)(?P<debug_suffix>{suffix_regex})$" if suffix_regex is not None else None,
         suffix_groups=suffix_groups,
+        segments=tuple(segments),
     )
-
-
-_INSTANCE_THEN_MESSAGE = NATURAL["instance"] + "(?P<message>"
-_CONTEXT_BRACKET = r"\[(?:-|(?P<request_id>" + NATURAL["request_id"] + r") (?P<user_identity>.*?))\]"
-
-
-def _fast_variant(regex: str) -> tuple[str, tuple[str, ...]]:
-    """A regex the engine can run as a one-pass DFA, and the steps that recover the rest.
-
-    The Rust engine extracts groups several times faster from a regex with no ambiguity
-    (no optional group or alternative that can start with the same byte). Where the full
-    pattern has such a construct that the parser itself wrote, the quick regex captures
-    a plainer superset and a vectorised step splits it afterwards; lines the quick regex
-    misses, or whose split does not validate, are matched with the full regex.
-    """
-    steps = []
-    fast = regex
-    if LEVEL in fast:
-        fast = fast.replace(LEVEL, r"[A-Z][A-Z0-9_]*")  # "Level 5" lines use the full regex
-        steps.append("level")
-    if _INSTANCE_THEN_MESSAGE in fast:
-        fast = fast.replace(_INSTANCE_THEN_MESSAGE, "(?P<message>")
-        steps.append("instance")
-    if _CONTEXT_BRACKET in fast:
-        fast = fast.replace(_CONTEXT_BRACKET, r"\[(?P<oslo_context>[^\]]*)\]")
-        steps.append("context")
-    suffix_at = fast.find("(?P<message>.*?)(?P<debug_suffix>")
-    if suffix_at >= 0:
-        fast = fast[:suffix_at] + "(?P<message>.*)$"
-        steps.append("suffix")
-    return fast, tuple(steps)
-
-
-def _bracket_alternative(regex: str) -> str:
-    """Let oslo's ``[request_id user_identity]`` bracket also match its no-context ``[-]``."""
-    start = regex.find(r"\[(?P<request_id>")
-    if start < 0:
-        return regex
-    depth, j = 0, start + 2
-    while j < len(regex):  # find the escaped closing bracket at depth 0
-        if regex.startswith(r"\]", j) and depth == 0:
-            break
-        if regex[j] == "\\":
-            j += 2
-            continue
-        depth += {"(": 1, ")": -1}.get(regex[j], 0)
-        j += 1
-    inner = regex[start + 2 : j]
-    return regex[:start] + r"\[(?:-|" + inner + r")\]" + regex[j + 2 :]

@@ -19,12 +19,13 @@ import polars as pl
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
-from threadlog.parse import RecordBuilder, detect_grammars, iter_records
+from threadlog.parse import ParseStats, RecordBuilder, detect_grammars, fitting_preset, iter_records
 from threadlog.rally_report import load_report
 from threadlog.rally_tables import write_rally_tables
 from threadlog.reader import CHUNK_BYTES, Source, contains, open_source, own_strings
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
-from threadlog.store import StoreWriter, resolve_store
+from threadlog.rotation import backwards_steps, order_by_time, source_spans
+from threadlog.store import StoreWriter, previous_parse, resolve_store
 
 __all__ = ["IngestOptions", "ingest"]
 
@@ -44,6 +45,8 @@ class IngestOptions:
     progress: Callable[[int], None] | None = None  # called with bytes read so far
     rally_reports: list[str] = field(default_factory=list)  # Rally JSON reports to join
     utc_offset: int | None = None  # the log's offset from UTC in µs; None: inferred from the reports
+    # False: a parse that leaves more than half of the lines unparsed is refused
+    allow_unparsed: bool = False
 
 
 def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, Any]:
@@ -65,13 +68,17 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
             grammars = {s.name: options.grammar for s in sources}
         else:
             grammars = detect_grammars(sources)
+        given = [s.name for s in sources]
+        sources = order_by_time(sources, grammars)
         with StoreWriter(root) as writer:
+            previous = previous_parse(root)
             summary = _write_store(writer, sources, grammars, options)
             if options.reconstruct is not None:
                 joined = time.perf_counter()
                 summary["rally"] = write_rally_tables(writer, reports, options.utc_offset)
                 summary["timings"]["rally"] = round(time.perf_counter() - joined, 3)
                 summary["timings"]["rally_report_read"] = read_seconds
+            summary["notes"] = _notes(given, sources, previous)
             summary["seconds"] = round(time.perf_counter() - started, 3)
             writer.commit(_meta(sources, summary))
     summary["store"] = str(root)
@@ -90,6 +97,21 @@ def _spool_for_stdin(paths: list[str]) -> Iterator[Path | None]:
         raise ThreadlogError(f"cannot keep standard input in a temporary file ({exc.strerror or exc})") from None
     with folder as name:
         yield Path(name)
+
+
+def _notes(given: list[str], sources: list[Source], previous: dict[str, Any] | None) -> list[str]:
+    """What the user should know about the parse besides its counts."""
+    notes = []
+    order = [s.name for s in sources]
+    if order != given:
+        notes.append(f"read oldest first, by each file's first timestamp: {', '.join(order)}")
+    if previous is not None:
+        new = {(s.name, str(s.path.resolve()) if s.path is not None and s.name != "-" else None) for s in sources}
+        old = {(name, path) for name, path in previous["sources"]}
+        if {p or n for n, p in old} != {p or n for n, p in new}:
+            names = ", ".join(name for name, _ in previous["sources"]) or "no log"
+            notes.append(f"replaced the store of {names}, parsed {previous['parsed_at']}")
+    return notes
 
 
 def _open(name: str, spool: Path | None) -> Source:
@@ -154,6 +176,7 @@ def _write_store(
         writer.write_part(records if columns is None else records.hstack(columns.collect()), path)
 
     busy = {"reconstruct": 0.0}  # time the reconstructor worked, alongside parsing
+    spans: dict[str, tuple[Any, Any]] = {}  # each source's first and last timestamp
     clock = _Clock()
     # matching, evidence and writing run in `pool`; reconstruction, one chunk after another, in `serial`
     with (
@@ -163,6 +186,10 @@ def _write_store(
         pending: deque[Future[None]] = deque()
         for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
             if records.height:
+                first, last = source_spans(records)
+                if first is not None:
+                    name = records["source"][0]
+                    spans[name] = (spans.get(name, (first, None))[0], last)
                 parts.append(writer.part_path())
                 # evidence is found in parallel; reconstruction takes the chunks in order
                 found = pool.submit(find_evidence, records) if reconstructor is not None else None
@@ -184,6 +211,8 @@ def _write_store(
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
+    if not options.allow_unparsed:
+        _refuse_mostly_unparsed(stats, grammars)
     records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
     if figures is not None:
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
@@ -196,10 +225,34 @@ def _write_store(
     summary = _summary(writer, sources, grammars, stats)
     if figures is not None:
         summary.update(figures)
+    summary["warnings"] = backwards_steps(spans, [s.name for s in sources])
     summary["timings"] = clock.laps
     if reconstructor is not None:
         summary["timings"]["reconstruct_in_parse"] = round(busy["reconstruct"], 3)
     return summary
+
+
+def _refuse_mostly_unparsed(stats: ParseStats, grammars: dict[str, LineGrammar]) -> None:
+    """A parse that leaves most lines unparsed had the wrong format: refuse it, say how
+    much fitted, show the first line that did not, and the preset that reads it if one does."""
+    unparsed = stats.lines - stats.lines_in_records
+    if unparsed * 2 <= stats.lines or stats.first_unparsed is None:
+        return
+    source, line, text = stats.first_unparsed
+    used = sorted({g.name for g in grammars.values()})
+    named = {"--format": "the --format given", "rally.conf": "the rally.conf's formats"}
+    described = " and ".join(named.get(name, f"the format {name}") for name in used)
+    shown = text if len(text) <= 100 else text[:100] + "..."
+    fits = fitting_preset(text)
+    if fits is not None and fits not in used:
+        hint = f"it fits the preset {fits}: try --preset {fits}"
+    else:
+        hint = "give the program's logging format with --format, or its rally.conf with --rally-conf"
+    raise ThreadlogError(
+        f"only {stats.lines_in_records:,} of {stats.lines:,} lines fit {described}; "
+        f"the first that does not, {source}:{line}, is {shown!r}; {hint} "
+        "(or --allow-unparsed to store the parse anyway); the previous store is unchanged"
+    )
 
 
 def _has_markers(sources: list[Source], markers: Markers) -> bool | None:

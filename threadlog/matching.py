@@ -13,6 +13,7 @@ import zoneinfo
 import polars as pl
 
 from threadlog.formats import FLOATS, INTS, TIME_FIELDS, LinePattern
+from threadlog.segments import FastStep
 
 __all__ = ["extract_fields", "time_expr"]
 
@@ -59,7 +60,7 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
     assert pattern.fast_regex is not None
     fast = _extract(text, pattern.fast_regex)
     steps = pattern.fast_steps
-    if "instance" in steps:
+    if FastStep.INSTANCE in steps:
         has = pl.col("message").str.starts_with("[instance: ")
         inst = (
             pl.when(has).then(pl.col("message")).str.extract_groups(r"^\[instance: (?P<instance>[^\]]*)\] (?P<rest>.*)")
@@ -72,7 +73,7 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
             )
             .drop("_inst")
         )
-    if "context" in steps:
+    if FastStep.CONTEXT in steps:
         ctx = pl.col("oslo_context")
         split = pl.when(ctx != "-").then(ctx).str.extract_groups(r"^(?P<request_id>[^\s\]:]+) (?P<user_identity>.*)$")
         fast = fast.with_columns(split.alias("_ctx")).with_columns(
@@ -83,7 +84,7 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
         valid = (ctx == "-") | pl.col("request_id").is_not_null()
         fast = fast.with_columns((pl.col(HIT) & valid).alias(HIT)).drop("_ctx", "oslo_context")
         fast = _only_hits(fast)
-    if "suffix" in steps:
+    if FastStep.SUFFIX in steps:
         assert pattern.suffix_regex is not None
         tail = pl.when(pl.col("level") == "DEBUG").then(pl.col("message")).str.extract_groups(pattern.suffix_regex)
         fast = fast.with_columns(tail.alias("_tail"))

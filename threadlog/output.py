@@ -123,6 +123,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], force: bool) -> 
         raise ThreadlogError(f"{folder}: no such folder for the output file")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     try:
+        # mkstemp makes the file 0600; a file the user exports gets the mode `cp` would give it
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
@@ -131,3 +133,10 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], force: bool) -> 
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -33,6 +33,7 @@ __all__ = [
     "ParseStats",
     "RecordBuilder",
     "detect_grammars",
+    "fitting_preset",
     "record_schema",
 ]
 
@@ -80,6 +81,7 @@ class ParseStats:
     lines_in_records: int = 0
     replaced_lines: int = 0
     per_source_lines: dict[str, int] = field(default_factory=dict)
+    first_unparsed: tuple[str, int, str] | None = None  # (source, line, text) of the first
 
 
 @dataclass
@@ -127,7 +129,10 @@ class RecordBuilder:
         first_line = int(lines["line"][0])
         anchored = self._anchor(matched)
         records, late = self._assemble(anchored, first_line)
-        self.stats.lines_in_records += lines.height - int((~records["parsed"]).sum())
+        unparsed = records.filter(~pl.col("parsed"))
+        self.stats.lines_in_records += lines.height - unparsed.height
+        if unparsed.height and self.stats.first_unparsed is None:
+            self.stats.first_unparsed = (self._source, int(unparsed["line"][0]), str(unparsed["message"][0]))
         return records, late
 
     # -- steps -----------------------------------------------------------------------
@@ -155,6 +160,8 @@ class RecordBuilder:
         for name in ("pid", "level"):  # the anchoring steps read these even if the format lacks them
             if name not in fields.columns:
                 fields = fields.with_columns(pl.lit(None, dtype=self.schema[name]).alias(name))
+        if "message" not in fields.columns:  # a format without %(message)s: its records' text is empty
+            fields = fields.with_columns(message=pl.lit("", dtype=pl.String))
         out = out.hstack(fields.select([c for c in fields.columns if c not in out.columns]))
         exc_pid = pl.repeat(None, lines.height, dtype=pl.Int64, eager=True).alias("exc_pid")
         exc_text = pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("exc_text")
@@ -381,6 +388,14 @@ def _best_preset(sample: pl.Series, source_name: str) -> LineGrammar:
         )
     chosen = PRESETS[best[2]]
     return LineGrammar(chosen.name, chosen.formats, chosen.headers, chosen.exceptions, detected=True)
+
+
+def fitting_preset(line: str) -> str | None:
+    """The name of the preset that reads `line` as a record's first line, if one does."""
+    try:
+        return _best_preset(pl.Series("text", [line[:DETECT_LINE_BYTES]]), "").name
+    except ThreadlogError:
+        return None
 
 
 def _sample_lines(source: Source) -> pl.Series:

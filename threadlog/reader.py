@@ -195,7 +195,9 @@ def split_lines(data: bytes) -> tuple[pl.Series, int]:
     if not data:
         return pl.Series("text", [], dtype=pl.String), 0
     sep = next((s for s in _SEPARATORS if s not in data), None)
-    if sep is None:  # hostile input holding every candidate: split in Python
+    # hostile input holding every candidate, or a chunk the CSV reader sees as empty (a
+    # lone byte-order mark, which it drops): split in Python
+    if sep is None or data.lstrip(b"\xef\xbb\xbf\r\n") == b"":
         return _split_in_python(data)
     try:
         text = _read(data, sep, "utf8")

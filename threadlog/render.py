@@ -160,7 +160,7 @@ def print_summary(s: dict[str, Any], con: Console, title: str) -> None:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for k, v in rows:
-        table.add_row(k, v)
+        table.add_row(k, escape(v))  # values name files and formats: "[old]" is text, not markup
     con.print(table)
 
 

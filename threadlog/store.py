@@ -9,15 +9,21 @@ Layout (``./.threadlog/`` unless ``--store`` or ``THREADLOG_STORE`` says otherwi
 
 A parse writes a new store beside the old one and swaps it in with two renames; the old
 store stays whole until the new one is complete, and a swap interrupted between its two
-renames is undone the next time the store is opened.
+renames is undone the next time the store is opened. The new store's folder,
+``.NAME.new-PID-XXXX``, holds a lock while its parse runs; the next parse removes such
+folders whose parse is dead (killed, or a power cut) and leaves those of a running one.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +36,15 @@ from polars.io.plugins import register_io_source
 from threadlog import __version__
 from threadlog.errors import ThreadlogError
 
-__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "StoreWriter", "resolve_store"]
+__all__ = [
+    "DEFAULT_STORE",
+    "SCHEMA_VERSION",
+    "Store",
+    "StoreWriter",
+    "previous_parse",
+    "remove_dead_leftovers",
+    "resolve_store",
+]
 
 DEFAULT_STORE = ".threadlog"
 SCHEMA_VERSION = 1
@@ -69,11 +83,13 @@ class StoreWriter:
         parent = root.parent if str(root.parent) else Path(".")
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-", dir=parent))
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.new-{os.getpid()}-", dir=parent))
+            self._lock = _hold_lock(self.tmp / OWNER_LOCK)
         except OSError as exc:
             raise ThreadlogError(
                 f"cannot write the store beside {root} ({exc.strerror}); choose a writable --store"
             ) from None
+        remove_dead_leftovers(root)
         self._parts = 0
 
     def __enter__(self) -> StoreWriter:
@@ -82,6 +98,7 @@ class StoreWriter:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self.tmp.exists():
             shutil.rmtree(self.tmp, ignore_errors=True)
+        os.close(self._lock)
 
     def part_path(self, kind: str = "records") -> Path:
         """A fresh path for an intermediate Parquet file of a table inside the new store."""
@@ -132,8 +149,11 @@ class StoreWriter:
     def commit(self, meta: dict[str, Any]) -> None:
         """Write meta.json and swap the new store in for the old."""
         shutil.rmtree(self.tmp / "parts", ignore_errors=True)
-        meta = {"threadlog_version": __version__, "schema_version": SCHEMA_VERSION, **meta}
+        parsed_at = time.strftime("%Y-%m-%d %H:%M:%S")
+        meta = {"threadlog_version": __version__, "schema_version": SCHEMA_VERSION, "parsed_at": parsed_at, **meta}
         _guard_write(lambda: (self.tmp / META).write_text(json.dumps(meta, indent=2, default=str)))
+        # the lock file stays out of the store; the folder's name (this pid) still says it is ours
+        (self.tmp / OWNER_LOCK).unlink(missing_ok=True)
         backup = _backup_path(self.root)
         try:
             if backup.exists():
@@ -153,6 +173,76 @@ class StoreWriter:
                 f"cannot replace the store at {self.root} ({exc.strerror or exc}); the previous store is unchanged"
             ) from None
         shutil.rmtree(backup, ignore_errors=True)
+
+
+OWNER_LOCK = ".owner.lock"
+
+
+def _hold_lock(path: Path) -> int:
+    """Open `path` and hold an exclusive lock on it until the descriptor is closed (or the
+    process dies, however it dies)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def remove_dead_leftovers(root: Path) -> list[Path]:
+    """Remove the new-store folders beside `root` that a dead parse left; return them.
+
+    A running parse holds the lock in its folder (and, before taking it and after dropping
+    it, is alive under the pid in the folder's name): its folder is left alone.
+    """
+    parent = root.parent if str(root.parent) else Path(".")
+    pattern = re.compile(rf"\.{re.escape(root.name)}\.new-(\d+)-\w+")
+    removed = []
+    try:
+        candidates = [p for p in parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except OSError:
+        return removed
+    for folder in candidates:
+        pid = int(pattern.fullmatch(folder.name)[1])  # type: ignore[index]
+        try:
+            fd = os.open(folder / OWNER_LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            if _alive(pid):
+                continue
+            fd = None
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its parse is running
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM  # someone else's process
+    return True
+
+
+def previous_parse(root: Path) -> dict[str, Any] | None:
+    """What the store at `root` holds now: its sources and when it was parsed (None: no store)."""
+    meta_path = root / META
+    try:
+        meta = json.loads(meta_path.read_text())
+        parsed_at = meta.get("parsed_at") or time.strftime(
+            "%Y-%m-%d %H:%M:%S", time.localtime(meta_path.stat().st_mtime)
+        )
+        sources = [(s["name"], s.get("path")) for s in meta.get("sources", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return {"sources": sources, "parsed_at": parsed_at}
 
 
 def _guard_write(write: Any) -> None:
