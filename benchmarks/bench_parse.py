@@ -25,7 +25,8 @@ Usage (from anywhere, with the project's virtualenv)::
    (evidence is still found, null columns and empty tables still written): it splits that
    difference into reconstruction proper and everything around it. Then times
    ``threadlog timeline`` on the store of the last full parse, as a command and as a
-   library call.
+   library call, then ``threadlog export trace --out run.json.gz`` and ``threadlog report``
+   (time, peak RSS and file size against their bounds: 40 MB; 25 MB and 20 s).
 4. With --lnav, and lnav on PATH, also times ``lnav -n -c ';SELECT count(*) FROM all_logs'``.
 5. With --scale LINES, builds a second, LINES-line log the same way and parses it once
    with and once without reconstruction: its peak RSS beside the first log's shows
@@ -64,6 +65,7 @@ SAMPLE = REPO / "sample_logs" / "rally" / "c07-multi-workload" / "input-thread.l
 DATA = REPO / "benchmarks" / "data"
 STORE = DATA / "bench-store"
 STUBBED_STORE = DATA / "bench-store-stubbed"
+OUTPUTS = DATA / "outputs"
 
 GENERATOR_VERSION = 1  # bump when the generated log would change for the same parameters
 DEFAULT_LINES = 1_100_000
@@ -107,9 +109,19 @@ def feed(self, ev):
     return pl.select(pl.repeat(None, ev.height, dtype=t).alias(c) for c, t in reconstruct.RECORD_SCHEMA.items()).lazy()
 
 
+def typed(columns):
+    # the records' dtype where a column has one (task, thread_uid: text), else Int64
+    return {c: reconstruct.RECORD_SCHEMA.get(c, pl.String if c in TEXT else pl.Int64) for c in columns}
+
+
+TEXT = {"status", "error_type", "error", "reason", "source", "thread_name"}
+TIMES = {"start_ts", "end_ts", "first_ts", "last_ts"}
+
+
 def finish(self):
-    self.emit("threads", pl.DataFrame(schema=dict.fromkeys(reconstruct.THREAD_COLUMNS, pl.Int64)))
-    self.emit("iterations", pl.DataFrame(schema=dict.fromkeys(reconstruct.ITERATION_COLUMNS, pl.Int64)))
+    schema = lambda cols: {c: pl.Datetime("us") if c in TIMES else t for c, t in typed(cols).items()}
+    self.emit("threads", pl.DataFrame(schema=schema(reconstruct.THREAD_COLUMNS)))
+    self.emit("iterations", pl.DataFrame(schema=schema(reconstruct.ITERATION_COLUMNS)))
     return self._tally.summary()
 
 
@@ -523,6 +535,30 @@ def print_timeline(timeline: Tool, in_process: Tool, target: tuple[str, str, str
     )
 
 
+def output_tools(threadlog: str) -> list[Tool]:
+    """`export trace` to .json.gz and `report` to .html from the store of the last full parse."""
+    OUTPUTS.mkdir(parents=True, exist_ok=True)
+    store = ["--store", str(STORE), "--force"]
+    return [
+        Tool("trace .json.gz", [threadlog, "export", "trace", "--out", str(OUTPUTS / "run.json.gz"), *store]),
+        Tool("report .html", [threadlog, "report", "--out", str(OUTPUTS / "run.html"), *store]),
+    ]
+
+
+def print_outputs(outputs: list[Tool]) -> None:
+    """Time, memory and size of the trace and the report of the big store, against their bounds."""
+    print("\n== outputs from the store")
+    bounds = {"trace .json.gz": (None, 40.0), "report .html": (20.0, 25.0)}
+    for tool, name in zip(outputs, ("run.json.gz", "run.html"), strict=True):
+        size = (OUTPUTS / name).stat().st_size / 1e6
+        seconds, megabytes = bounds[tool.name]
+        target = f"size < {megabytes:.0f} MB" + (f", time <= {seconds:.0f} s" if seconds else "")
+        print(
+            f"  {tool.name:<15} median {tool.median_seconds():6.2f} s  peak RSS {tool.median_rss() / MIB:7.1f} MiB  "
+            f"{size:6.1f} MB  (target: {target})"
+        )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -596,9 +632,10 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     timeline_lib = Tool("timeline lib", [python, "-c", TIMELINE_CODE, str(STORE), *target])
+    outputs = output_tools(str(threadlog_script()))
 
     print("\n== commands (cwd: repo root)")
-    for tool in [*tools, imports, timeline, timeline_lib]:
+    for tool in [*tools, imports, timeline, timeline_lib, *outputs]:
         print(f"  {tool.name}: {shlex.join(tool.command)}")
     if args.lnav and not lnav:
         print("  lnav: not found on PATH; skipped")
@@ -608,6 +645,7 @@ def main(argv: list[str] | None = None) -> None:
         measure([imports], args.runs)
         measure(tools, args.runs)
         measure([timeline, timeline_lib], args.runs)  # on the store of the last full parse
+        measure(outputs, args.runs)
     except ChildFailed as exc:
         raise SystemExit(f"a measured command failed: {exc}") from None
     by_name = {t.name: t for t in tools}
@@ -616,6 +654,7 @@ def main(argv: list[str] | None = None) -> None:
     print_checks(by_name, log)
     print_phases(by_name)
     print_timeline(timeline, timeline_lib, target)
+    print_outputs(outputs)
     if args.scale:
         measure_scale(args.scale, log, by_name)
 

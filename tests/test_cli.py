@@ -315,8 +315,9 @@ def test_store_that_is_a_file_is_refused(tmp_path: Path) -> None:
         ["timeline", "--iteration", "1"],
         ["export", "records", "--out", "x.csv"],
         ["export", "trace", "--out", "x.json"],
+        ["report", "--out", "x.html"],
     ],
-    ids=["threads", "iterations", "timeline", "export-records", "export-trace"],
+    ids=["threads", "iterations", "timeline", "export-records", "export-trace", "report"],
 )
 def test_reading_without_store(args: list[str], tmp_path: Path) -> None:
     """Commands that read the store say to run `threadlog parse LOG` first when there is none."""

@@ -295,8 +295,8 @@ def check_nesting(events: list[dict]) -> None:
 
 
 def check_iterations_match(events: list[dict], store: Path) -> None:
-    """The X events are the iterations table, one to one, with its names and durations."""
-    xs = [ev for ev in events if ev["ph"] == "X"]
+    """The iteration slices are the iterations table, one to one, with its names and durations."""
+    xs = [ev for ev in events if ev["ph"] == "X" and ev["cat"] == "iteration"]
     its = table(store, "iterations").filter(pl.col("start_ts").is_not_null())
     assert len(xs) == its.height
     by_key = {(ev["args"]["task"], ev["args"]["workload"], ev["name"]): ev for ev in xs}

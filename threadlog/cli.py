@@ -24,10 +24,10 @@ from rich.markup import escape
 from threadlog import __version__
 from threadlog.cli_help import App, HelpGroup
 from threadlog.errors import ExitCode, ThreadlogError
-from threadlog.export import write_frame, write_trace
+from threadlog.export import write_frame
 from threadlog.listing import ListingOptions, cell, print_listing
 from threadlog.markers import Markers
-from threadlog.output import TABLE_FORMATS, TRACE_FORMATS, target
+from threadlog.output import REPORT_FORMATS, TABLE_FORMATS, TRACE_FORMATS, target
 from threadlog.rally_views import SORTABLE, flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
 from threadlog.render import (
@@ -47,7 +47,9 @@ from threadlog.render import (
     timeline_json,
 )
 from threadlog.render import iterations_listing as iterations_columns
+from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
+from threadlog.trace import TraceFilter, parse_time, write_trace
 from threadlog.views import (
     LEVEL_RANK,
     NO_ITERATIONS,
@@ -581,6 +583,21 @@ def export(
         int | None, typer.Option("--iteration", "-i", metavar="N", help="Only this iteration number.")
     ] = None,
     status: StatusOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="TIME", help="Trace: only what ran at or after this time (log clock, ISO 8601)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", metavar="TIME", help="Trace: only what ran at or before this time (log clock, ISO 8601)."
+        ),
+    ] = None,
+    mask: Annotated[
+        bool, typer.Option("--mask-secrets", help="Replace tokens and passwords in messages by ***.")
+    ] = False,
     force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -595,7 +612,7 @@ def export(
     Examples:
 
         threadlog export iterations --out iterations.parquet
-        threadlog export trace -o run.json.gz
+        threadlog export trace -o run.json.gz --workload 2 --status error
         threadlog export records --status error -o - | head
         threadlog export atomic-actions -o actions.csv
     """
@@ -605,24 +622,67 @@ def export(
         raise ThreadlogError("say where to write: --out FILE, or --out - for stdout")
     with _reading(store) as opened:
         if what == "trace":
+            keep = TraceFilter(
+                task, workload, iteration, status, parse_time(since, "--since"), parse_time(until, "--until")
+            )
             dest = target(out, to, TRACE_FORMATS, force)
-            n = write_trace(opened, dest)
+            n = write_trace(opened, dest, keep, mask)
             if dest.path is not None:
                 err_console().print(
                     f"wrote {n:,} trace events to {escape(dest.name)}; open it in https://ui.perfetto.dev",
                     soft_wrap=True,
                 )
             return
+        if since is not None or until is not None:
+            raise ThreadlogError("--since and --until cut the trace only; filter tables with --task/--workload")
         if what == "workloads" and (iteration is not None or status is not None):
             raise ThreadlogError("workloads have no iteration or status; filter them with --task and --workload")
         dest = target(out, to, TABLE_FORMATS, force)
         frame = scan_table(opened, TABLES[what], task, workload, iteration, status)
         if dest.fmt == "csv":
             frame = flat_for_csv(frame)
+        if mask:
+            frame = frame.with_columns(mask_secrets(pl.col(c)) for c in masked_columns(frame))
         write_frame(frame, dest)  # streamed: a big store's records are never held whole
         if dest.path is not None:
             rows = frame.select(pl.len()).collect().item()
             err_console().print(f"wrote {rows:,} {what} rows to {escape(dest.name)}", soft_wrap=True)
+
+
+@app.command()
+def report(
+    out: OutOpt = None,
+    task: Annotated[
+        str | None, typer.Option("--task", metavar="UUID", help="Draw this task's workloads (uuid prefix).")
+    ] = None,
+    workload: Annotated[int | None, typer.Option("--workload", metavar="N", help="Draw only this workload.")] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Keep tokens and passwords on the page (masked by default).")
+    ] = False,
+    force: ForceOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Write the run as one self-contained HTML page.
+
+    It opens anywhere, offline. Per workload: a summary, the iterations on their threads
+    over time, durations, failures by error type and the timelines of a few iterations;
+    for the whole run, threads and levels over time and errors grouped. Tokens and
+    passwords are masked.
+
+    Examples:
+
+        threadlog report -o run.html
+        threadlog report --workload 2 -o - > w2.html
+    """
+    from threadlog.report_html import write_report  # noqa: PLC0415 (see parse: plotly loads only here)
+
+    if out is None:
+        raise ThreadlogError("say where to write: --out FILE.html, or --out - for stdout")
+    dest = target(out, None, REPORT_FORMATS, force)
+    with _reading(store) as opened:
+        size = write_report(opened, dest, task, workload, mask=not show_secrets)
+    if dest.path is not None:
+        err_console().print(f"wrote {escape(dest.name)} ({size / 1e6:.1f} MB); open it in any browser", soft_wrap=True)
 
 
 def main() -> None:

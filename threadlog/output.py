@@ -23,7 +23,16 @@ from rich.console import Console
 
 from threadlog.errors import ThreadlogError
 
-__all__ = ["TABLE_FORMATS", "TRACE_FORMATS", "Formats", "Target", "atomic_write", "stdout_is_terminal", "target"]
+__all__ = [
+    "REPORT_FORMATS",
+    "TABLE_FORMATS",
+    "TRACE_FORMATS",
+    "Formats",
+    "Target",
+    "atomic_write",
+    "stdout_is_terminal",
+    "target",
+]
 
 STDOUT = "-"
 
@@ -63,6 +72,7 @@ class Formats:
 
 TABLE_FORMATS = Formats("a table", ("csv", "parquet", "jsonl"), frozenset({"parquet"}))
 TRACE_FORMATS = Formats("the trace", ("json", "json.gz"), frozenset({"json.gz"}))
+REPORT_FORMATS = Formats("the report", ("html",))
 
 
 def stdout_is_terminal() -> bool:

@@ -301,6 +301,10 @@ class Store:
             raise ThreadlogError(f"the store at {self.root} has no {table} table; run `threadlog parse LOG` again")
         return pl.scan_parquet(path)
 
+    def has(self, table: str) -> bool:
+        """Whether the store holds `table` (optional tables come from a joined Rally report)."""
+        return (self.root / f"{table}.parquet").is_file()
+
     def stale_sources(self) -> list[str]:
         """Sources that changed (or vanished) since they were parsed."""
         changed = []
