@@ -34,7 +34,9 @@ def _logger(path: Path) -> logging.Logger:
     return log
 
 
-def _work(log: logging.Logger, name: str) -> None:
+def _work(log: logging.Logger, name: str, together: threading.Barrier | None = None) -> None:
+    if together is not None:
+        together.wait()
     for step in range(3):
         log.info("%s step %d", name, step)
         time.sleep(0.005)
@@ -82,7 +84,10 @@ def test_experiment_2_ten_threads_from_five_idents(tmp_path):
     path = tmp_path / "exp2.log"
     log = _logger(path)
     for wave in range(2):
-        threads = [threading.Thread(target=_work, args=(log, f"w{wave}t{i}")) for i in range(5)]
+        # All five live at once, so a wave's idents are distinct: on a loaded machine a thread
+        # could otherwise finish before the last one starts and hand it its ident without a pause.
+        together = threading.Barrier(5)
+        threads = [threading.Thread(target=_work, args=(log, f"w{wave}t{i}", together)) for i in range(5)]
         for t in threads:
             t.start()
         for t in threads:
@@ -90,9 +95,15 @@ def test_experiment_2_ten_threads_from_five_idents(tmp_path):
         time.sleep(PAUSE)
     _close(log)
     summary, records = _parse(tmp_path, path)
-    assert records["thread"].n_unique() == 5
+    # CPython usually hands the second wave the first wave's five idents, but it need not
+    # (a loaded machine may start a thread before another's stack is freed): count what it did.
+    wave = pl.col("message").str.extract(r"^w(\d)t").cast(pl.Int64)
+    idents = records.group_by(wave.alias("wave")).agg(pl.col("thread").unique())
+    first, second = (set(idents.filter(pl.col("wave") == w)["thread"].item()) for w in (0, 1))
+    assert len(first) == len(second) == 5
+    assert first & second, "the second wave reuses some of the first wave's idents"
     assert summary["logical_threads"] == 10
-    assert summary["recycled_idents"]["count"] == 5
+    assert summary["recycled_idents"]["count"] == len(first & second)
     workers = records.group_by("thread_uid").agg(pl.col("message").str.extract(r"^(w\dt\d)").unique())
     assert workers["message"].list.len().max() == 1
 
