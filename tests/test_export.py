@@ -167,13 +167,12 @@ def test_trace_existing_file_needs_force(c07: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["bogus", "--out", "x.csv"], "cannot export 'bogus'"),
-        (["records", "--out", "x.txt"], "cannot tell the format"),
-        (["records", "--out", "x.json"], ".csv or .parquet"),
+        (["records", "--out", "x.txt"], "name the file .csv, .parquet, .jsonl"),
+        (["records", "--out", "x.json"], "name the file .csv, .parquet, .jsonl"),
         (["records", "--out", "no/such/folder/x.csv"], "no such folder"),
-        (["records", "--out", "x.csv", "--status", "bogus"], "unknown status"),
-        (["iterations", "--out", "x.csv", "--status", "bogus"], "unknown status"),
+        (["records"], "--out FILE, or --out - for stdout"),
     ],
-    ids=["what", "extension", "json-table", "folder", "status-records", "status-iterations"],
+    ids=["what", "extension", "json-table", "folder", "nowhere"],
 )
 def test_export_usage_errors(c07: Path, tmp_path: Path, monkeypatch, args: list[str], message: str) -> None:
     """Export mistakes fail with one line saying what is wrong, and write nothing."""

@@ -471,7 +471,7 @@ def test_only_continuation_lines_are_all_unparsed(tmp_path: Path) -> None:
     assert summary["iterations"]["total"] == 0
     assert_ok(run("iterations", "--store", store))
     assert_ok(run("threads", "--store", store))
-    assert_clean_error(run("timeline", "--iteration", "1", "--store", store), "no iteration 1")
+    assert_clean_error(run("timeline", "--iteration", "1", "--store", store), "holds no Rally iterations")
 
 
 # -- 8. odd markers ---------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_wrong_format_is_refused_and_keeps_the_store(c07_store: Path, wrong: lis
     assert snapshot(c07_store) == before
     its = run("iterations", "--store", c07_store, "--limit", "1")
     assert_ok(its)
-    assert "821 iterations" in its.stdout
+    assert "count 821" in its.stderr  # piped: the footer goes to stderr
     # the suggestion, pasted, works
     summary = parse_json(C07, "--store", c07_store, *pasted(line, "--preset"))
     assert summary["unparsed_lines"] == 0

@@ -1,7 +1,11 @@
-"""The `threadlog` command: argument handling and presentation only.
+"""The `threadlog` command: argument handling only; `threadlog.render` shows the results.
 
-Data goes to stdout (or a file), messages and tables for people to stderr. A
-`ThreadlogError` anywhere below is caught here, once, and printed as one line.
+Data goes to stdout (or a file), messages for people to stderr. A `ThreadlogError`
+anywhere below is caught here, once, and printed as one line.
+
+The options every listing and every writer share are declared once below (`JsonOpt`,
+`ColumnsOpt`, `LimitOpt`, `OutOpt`, `ToOpt`, `ForceOpt`): a new command takes them as
+parameters and hands them to `threadlog.listing.print_listing` or `threadlog.output.target`.
 """
 
 from __future__ import annotations
@@ -10,29 +14,46 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 
 from threadlog import __version__
+from threadlog.cli_help import App, HelpGroup
 from threadlog.errors import ExitCode, ThreadlogError
-from threadlog.export import format_of, write_frame
+from threadlog.export import write_frame
+from threadlog.listing import ListingOptions, cell, print_listing
 from threadlog.markers import Markers
-from threadlog.rally_join import describe_join
-from threadlog.rally_views import flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
+from threadlog.output import REPORT_FORMATS, TABLE_FORMATS, TRACE_FORMATS, target
+from threadlog.rally_views import SORTABLE, flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
 from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
+from threadlog.render import (
+    CANDIDATES,
+    RECYCLED,
+    THREADS,
+    err_console,
+    formats_frame,
+    ingest_with_progress,
+    out_console,
+    plural,
+    print_formats,
+    print_summary,
+    print_thread_timeline,
+    print_timeline,
+    print_workloads,
+    timeline_json,
+)
+from threadlog.render import iterations_listing as iterations_columns
 from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
 from threadlog.trace import TraceFilter, parse_time, write_trace
 from threadlog.views import (
-    IterationTimeline,
+    LEVEL_RANK,
+    NO_ITERATIONS,
+    has_iterations,
     iteration_stats,
     list_iterations,
     list_threads,
@@ -44,13 +65,24 @@ from threadlog.views import (
 )
 from threadlog.views import timeline as build_timeline
 
-if TYPE_CHECKING:
-    from threadlog.ingest import IngestOptions
+__all__ = ["PRESET_NAMES", "app", "main"]
 
-__all__ = ["app", "main"]
+# `threadlog formats` lists them; kept here so that --help need not load the parser (a test
+# checks it against threadlog.grammars.PRESETS)
+PRESET_NAMES = (
+    "oslo",
+    "oslo-thread",
+    "oslo-threadname",
+    "oslo-thread-threadname",
+    "pid-thread",
+    "home-assistant",
+    "home-assistant-seconds",
+    "common",
+    "basic",
+)
 
 
-class _Commands(typer.core.TyperGroup):
+class _Commands(HelpGroup):
     """Prints user errors as one line and exits non-zero, without a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -66,7 +98,7 @@ class _Commands(typer.core.TyperGroup):
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-app = typer.Typer(
+app = App(
     cls=_Commands,
     help="Make the logs of concurrent Python programs readable again: real threads and "
     "Rally iterations from logs whose thread idents are recycled.\n\n"
@@ -76,11 +108,47 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _not_negative(value: float | None) -> float | None:
+    if value is not None and value < 0:
+        raise typer.BadParameter("must be 0 or more seconds")
+    return value
+
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", envvar="THREADLOG_STORE", help="Store folder [default: ./.threadlog]"),
+    typer.Option("--store", envvar="THREADLOG_STORE", metavar="DIR", help="Store folder [default: ./.threadlog]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")]
+LimitOpt = Annotated[int, typer.Option("--limit", metavar="N", help="Rows to show; 0 for all.")]
+ColumnsOpt = Annotated[
+    str | None, typer.Option("--columns", metavar="A,B,...", help="Columns to show, in order (any of the table's).")
+]
+OutOpt = Annotated[
+    str | None,
+    typer.Option("--out", "-o", metavar="FILE", help="Write to FILE, its extension picks the format; - for stdout."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+TableToOpt = Annotated[
+    str | None, typer.Option("--to", metavar="FORMAT", help="Format on stdout: csv (default), parquet or jsonl.")
+]
+TaskOpt = Annotated[str | None, typer.Option("--task", metavar="UUID", help="Task uuid (a unique prefix is enough).")]
+WorkloadOpt = Annotated[int | None, typer.Option("--workload", metavar="N", help="Workload ordinal within the task.")]
+StatusOpt = Annotated[
+    Literal["ok", "error", "unfinished"] | None,
+    typer.Option("--status", metavar="STATUS", help="Only iterations with this status: ok, error or unfinished."),
+]
+LevelOpt = Annotated[
+    Literal[tuple(LEVEL_RANK)] | None,  # type: ignore[valid-type]
+    typer.Option(
+        "--level",
+        metavar="LEVEL",
+        case_sensitive=False,
+        help=f"Only records at this level or above: {', '.join(LEVEL_RANK)}.",
+    ),
 ]
 
 
@@ -99,58 +167,77 @@ def _root(
     """threadlog: real threads and Rally iterations from Python logs."""
 
 
-def _err() -> Console:
-    con = Console(stderr=True, highlight=False)
-    if not con.is_terminal:
-        con = Console(stderr=True, highlight=False, width=160)
-    return con
-
-
 @app.command()
 def parse(
     logs: Annotated[
         list[str],
         typer.Argument(
-            help="Log files (read oldest first, by each file's first time); .gz, .bz2 and .xz too; - for stdin."
+            metavar="LOG",
+            help="Log files (read oldest first, by each file's first time); .gz, .bz2 and .xz too; - for stdin.",
         ),
     ],
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="The program's logging format string.")] = None,
-    style: Annotated[str, typer.Option("--style", help="Format style: % { or $.")] = "%",
-    datefmt: Annotated[str | None, typer.Option("--datefmt", help="strftime format of %(asctime)s.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", metavar="FORMAT", help="The program's logging format string.")
+    ] = None,
+    style: Annotated[
+        Literal["%", "{", "$"],
+        typer.Option("--style", metavar="STYLE", help="The format string's style, as in logging: %, { or $."),
+    ] = "%",
+    datefmt: Annotated[
+        str | None, typer.Option("--datefmt", metavar="STRFTIME", help="The format of %(asctime)s.")
+    ] = None,
     exception_prefix: Annotated[
-        str | None, typer.Option("--exception-prefix", help="oslo logging_exception_prefix, for traceback lines.")
+        str | None,
+        typer.Option(
+            "--exception-prefix", metavar="FORMAT", help="oslo's logging_exception_prefix, for traceback lines."
+        ),
     ] = None,
     rally_conf: Annotated[
-        Path | None, typer.Option("--rally-conf", help="Read the logging formats from this rally.conf.")
+        str | None,
+        typer.Option("--rally-conf", metavar="FILE", help="Read the logging formats from this rally.conf."),
     ] = None,
     preset_name: Annotated[
-        str | None, typer.Option("--preset", help="Use a built-in format by name instead of detecting one.")
+        Literal[PRESET_NAMES] | None,  # type: ignore[valid-type]
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help=f"Use this built-in format instead of detecting one: {', '.join(PRESET_NAMES)}.",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     gap: Annotated[
         float | None,
         typer.Option(
             "--gap",
-            min=0.0,
-            help="Seconds of silence on an ident (without markers) that start a new thread "
+            metavar="SECONDS",
+            callback=_not_negative,
+            help="Silence on an ident (without markers) that starts a new thread "
             "[default: 0.2, and only in logs without iteration markers].",
         ),
     ] = None,
     pid_gap: Annotated[
         float,
-        typer.Option("--pid-gap", min=0.0, help="Seconds of silence after which a pid names a new process; 0: never."),
+        typer.Option(
+            "--pid-gap",
+            metavar="SECONDS",
+            callback=_not_negative,
+            help="Silence after which a pid names a new process; 0: never.",
+        ),
     ] = DEFAULT_PID_GAP,
     iteration_start: Annotated[
         str | None,
         typer.Option(
-            "--iteration-start", help="Regex of a unit of work's first message: (?P<iteration>...), opt. (?P<task>...)."
+            "--iteration-start",
+            metavar="REGEX",
+            help="A unit of work's first message: (?P<iteration>...), opt. (?P<task>...).",
         ),
     ] = None,
     iteration_end: Annotated[
         str | None,
         typer.Option(
             "--iteration-end",
-            help="Regex of its last message; may name (?P<status>...), (?P<error_type>...), (?P<error>...).",
+            metavar="REGEX",
+            help="Its last message; may name (?P<status>...), (?P<error_type>...), (?P<error>...).",
         ),
     ] = None,
     records_only: Annotated[
@@ -160,13 +247,16 @@ def parse(
         list[str] | None,
         typer.Option(
             "--rally-report",
+            metavar="FILE",
             help="Join this Rally report (rally task report --json, or rally task results) to the iterations; "
             "repeatable; .gz, .bz2, .xz too.",
         ),
     ] = None,
     utc_offset: Annotated[
         str | None,
-        typer.Option("--utc-offset", help="The log's offset from UTC, e.g. +02:00 [default: inferred]."),
+        typer.Option(
+            "--utc-offset", metavar="+HH:MM", help="The log's offset from UTC, e.g. +02:00 [default: inferred]."
+        ),
     ] = None,
     allow_unparsed: Annotated[
         bool,
@@ -179,12 +269,11 @@ def parse(
     The format is detected from the first lines unless --format, --rally-conf or --preset
     says what it is. Every line ends up in exactly one record or is counted as unparsed.
 
-    Example:
+    Examples:
 
         threadlog parse rally.log
-
         threadlog parse --format '%(process)d %(thread)d %(levelname)s: %(message)s' app.log
-
+        zcat old.log.gz | threadlog parse -
         threadlog parse rally.log --rally-report report.json
     """
     # The parser's modules (and pyparsing) load only here: reading the store starts faster.
@@ -198,7 +287,7 @@ def parse(
     if fmt is not None:
         grammar = grammar_from_format(fmt, style, datefmt, exception_prefix)
     elif rally_conf is not None:
-        grammar = grammar_from_rally_conf(str(rally_conf))
+        grammar = grammar_from_rally_conf(rally_conf)
     elif preset_name is not None:
         grammar = preset(preset_name)
     options = IngestOptions(
@@ -210,13 +299,13 @@ def parse(
         utc_offset=None if utc_offset is None else parse_offset(utc_offset),
         allow_unparsed=allow_unparsed,
     )
-    err = _err()
+    err = err_console()
     live = err.is_terminal and not as_json
-    summary = _ingest_with_progress(logs, options, err) if live else ingest(logs, options)
+    summary = ingest_with_progress(logs, options, err) if live else ingest(logs, options)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        err.print(_summary_table(summary))
+        print_summary(summary, err, "threadlog parse")
     for note in summary.get("notes", []):
         err.print(f"note: {escape(note)}", soft_wrap=True)
     for warning in summary.get("warnings", []):
@@ -224,87 +313,19 @@ def parse(
 
 
 @app.command()
-def formats() -> None:
-    """List the built-in formats that `parse` detects, with their format strings.
+def formats(as_json: JsonOpt = False, columns: ColumnsOpt = None) -> None:
+    """List the built-in formats that `parse` detects.
 
-    Example:
+    Each with its format strings, whole, as --format takes them.
+
+    Examples:
 
         threadlog formats
+        threadlog formats --json
     """
     from threadlog.grammars import PRESETS  # noqa: PLC0415 (see parse)
 
-    table = Table("preset", "format", "exception prefix")
-    for name, grammar in PRESETS.items():
-        table.add_row(name, "\n".join(grammar.formats), "\n".join(p.format for p in grammar.exceptions))
-    Console().print(table)
-
-
-def _ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> dict[str, Any]:
-    from threadlog.ingest import ingest  # noqa: PLC0415 (see parse)
-    from threadlog.reader import open_source  # noqa: PLC0415 (see parse)
-
-    # progress counts bytes of text; the total is known only for plain files
-    sources = [open_source(name) for name in logs]
-    sizes = [s.size for s in sources if not s.compressed]
-    total = sum(sizes) if len(sizes) == len(sources) and None not in sizes else None
-    with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("read", total=total or None)
-        options.progress = lambda done: bar.update(task, completed=done)
-        return ingest(logs, options)
-
-
-def _summary_table(s: dict[str, Any], title: str = "threadlog parse") -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    fmt = s["format"]
-    how = "detected" if fmt["detected"] else "given"
-    rows: list[tuple[str, Any]] = [
-        ("files", ", ".join(s["files"])),
-        ("format", f"{fmt['name']} ({how})" + _per_file(s.get("format_per_file"))),
-        ("lines read", f"{s['lines']:,}"),
-        ("records", f"{s['records']:,}"),
-        ("multi-line records", f"{s['multiline_records']:,}"),
-        ("unparsed lines", f"{s['unparsed_lines']:,}"),
-        ("lines with replaced bytes", f"{s['replaced_lines']:,}"),
-        ("time span", _span(s)),
-        ("processes", f"{s['processes']:,}"),
-        ("(pid, ident) pairs", "no ident in format" if s["pid_thread_pairs"] is None else f"{s['pid_thread_pairs']:,}"),
-    ]
-    for key, label in (
-        ("logical_threads", "logical threads"),
-        ("recycled_idents", "recycled idents"),
-        ("tasks", "tasks"),
-        ("workloads", "workloads"),
-        ("iterations", "iterations"),
-    ):
-        if key in s:
-            rows.append((label, _fmt_value(s[key])))
-    rows += [("rally report", describe_join(facts)) for facts in s.get("rally") or []]
-    rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
-    for k, v in rows:
-        table.add_row(k, escape(str(v)))
-    return table
-
-
-def _per_file(per_file: dict[str, str] | None) -> str:
-    if not per_file:
-        return ""
-    return "; per file: " + ", ".join(f"{Path(name).name} {fmt}" for name, fmt in per_file.items())
-
-
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k} {val:,}" if isinstance(val, int) else f"{k} {val}" for k, val in v.items())
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
-def _span(s: dict[str, Any]) -> str:
-    if s["first_ts"] is None:
-        return "no timestamps in format"
-    # from meta.json they come back as text
-    first, last = (datetime.fromisoformat(t) if isinstance(t, str) else t for t in (s["first_ts"], s["last_ts"]))
-    return f"{first} .. {last} ({(last - first).total_seconds():.3f} s)"
+    print_formats(formats_frame(PRESETS), ListingOptions(as_json, columns), out_console())
 
 
 # -- reading the store ----------------------------------------------------------------------
@@ -316,7 +337,7 @@ def _reading(store: str | None) -> Iterator[Store]:
     opened = Store.open(store)
     changed = opened.stale_sources()
     if changed:
-        _err().print(
+        err_console().print(
             f"[yellow]warning:[/] changed since parsed: {escape(', '.join(changed))}; "
             "run `threadlog parse` again for current results",
             soft_wrap=True,
@@ -325,258 +346,170 @@ def _reading(store: str | None) -> Iterator[Store]:
         yield opened
 
 
-def _out() -> Console:
-    con = Console(highlight=False)
-    if not con.is_terminal:  # piped: do not squeeze tables into 80 columns
-        con = Console(highlight=False, width=200)
-    return con
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
-def _print_frame(frame: pl.DataFrame, columns: list[str], title: str, limit: int) -> None:
-    table = Table(*columns, title=title, title_justify="left")
-    shown = frame if limit <= 0 else frame.head(limit)
-    for row in shown.select(columns).iter_rows():
-        table.add_row(*(_cell(v) for v in row))
-    _out().print(table)
-    if 0 < limit < frame.height:
-        _err().print(f"{frame.height - limit:,} more rows; --limit 0 shows all")
-
-
 @app.command()
-def info(
-    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")] = False,
-    store: StoreOpt = None,
-) -> None:
-    """Show what the store holds: the summary of the parse that made it.
+def info(as_json: JsonOpt = False, store: StoreOpt = None) -> None:
+    """Show the summary of the parse that made the store.
 
-    Example:
+    Examples:
 
         threadlog info
+        threadlog info --json
     """
     with _reading(store) as opened:
         summary = {**opened.meta.get("summary", {}), "store": str(opened.root)}
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        _out().print(_summary_table(summary, "threadlog info"))
-
-
-LimitOpt = Annotated[int, typer.Option("--limit", help="Rows to show; 0 for all.")]
-TaskOpt = Annotated[str | None, typer.Option("--task", help="Task uuid (a unique prefix is enough).")]
-WorkloadOpt = Annotated[int | None, typer.Option("--workload", help="Workload ordinal within the task.")]
+        print_summary(summary, out_console(), "threadlog info")
 
 
 @app.command()
 def threads(
-    pid: Annotated[int | None, typer.Option("--pid", help="Only this process id.")] = None,
+    pid: Annotated[int | None, typer.Option("--pid", metavar="PID", help="Only this process id.")] = None,
     recycled: Annotated[
         bool, typer.Option("--recycled", help="Only idents that stood for more than one thread, with how many.")
     ] = False,
+    as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
-    """List the logical threads recovered from the log, or the recycled idents.
+    """List the logical threads in the log, or the recycled idents.
 
     Each thread has a thread_uid (pid/ident#generation) and the reason it began:
     first, pid_reuse, iteration_start, previous_ended, name_change, workload_start,
-    hook_run or time_gap.
+    hook_run or time_gap. In a terminal the table fits its width (--columns chooses);
+    piped, it prints one tab-separated row per line.
 
-    Example:
+    Examples:
 
         threadlog threads --recycled
+        threadlog threads --columns thread_uid,reason,records --limit 0
     """
+    shown = ListingOptions(as_json, columns, limit)
     with _reading(store) as opened:
         if recycled:
             frame = recycled_idents(opened, pid)
-            cols = ["pid", "thread", "threads", "iteration_threads", "first_ts", "last_ts", "first_line", "last_line"]
-            _print_frame(frame, cols, f"{frame.height:,} recycled idents", limit)
-            return
-        frame = list_threads(opened, pid)
-        cols = [
-            "thread_uid",
-            "thread_name",
-            "reason",
-            "first_ts",
-            "last_ts",
-            "first_line",
-            "last_line",
-            "records",
-            "iteration",
-        ]
-        _print_frame(frame, cols, f"{frame.height:,} logical threads", limit)
+            listing, title = RECYCLED, plural(frame.height, "recycled ident")
+        else:
+            frame = list_threads(opened, pid)
+            listing, title = THREADS, plural(frame.height, "logical thread")
+    print_listing(frame, listing, shown, out_console(), err_console(), title)
 
 
 @app.command()
 def iterations(
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
-    status: Annotated[str | None, typer.Option("--status", help="ok, error or unfinished.")] = None,
+    status: StatusOpt = None,
     sort: Annotated[
         str | None,
-        typer.Option("--sort", help="Sort by start_ts, duration_s, rally_duration_s, slowest_action_s, ...; :desc."),
+        typer.Option(
+            "--sort",
+            metavar="COLUMN[:desc]",
+            help=f"Sort by one of {', '.join(SORTABLE)}; :desc for the largest first.",
+        ),
     ] = None,
+    as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
     limit: LimitOpt = 50,
     store: StoreOpt = None,
 ) -> None:
-    """List Rally iterations with status, duration and where they ran.
+    """List Rally iterations: status, duration, where they ran.
 
     The footer sums them up as Rally's own table does: count, ok, failed and the
-    duration's min, median, 90th percentile and max.
+    duration's min, median, 90th percentile and max. In a terminal the table fits its
+    width (--columns chooses); piped, it prints one tab-separated row per line.
 
-    Example:
+    Examples:
 
         threadlog iterations --status error
-
         threadlog iterations --sort rally_duration_s:desc
+        threadlog iterations --json | jq '.[] | .thread_uid'
     """
     with _reading(store) as opened:
+        if not has_iterations(opened):
+            err_console().print(NO_ITERATIONS, soft_wrap=True)
+            if as_json:
+                typer.echo("[]")
+            return
         frame = sort_iterations(
             with_slowest_action(opened, list_iterations(opened, task, workload, None, status)), sort
         )
-        joined = "rally_duration_s" in frame.columns and frame["rally_duration_s"].null_count() < frame.height
-        rally_cols = ["rally_duration_s", "slowest_action", "slowest_action_s"] if joined else []
-        cols = [
-            "task",
-            "workload",
-            "iteration",
-            "status",
-            "error_type",
-            "duration_s",
-            *rally_cols,
-            "pid",
-            "thread_uid",
-            "first_line",
-            "last_line",
-        ]
-        shown = frame.with_columns(pl.col("task").str.slice(0, 8))
-        _print_frame(shown, cols, f"{frame.height:,} iterations", limit)
-        st = iteration_stats(frame)
-        _out().print(
-            f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
-            f"unfinished {st['unfinished']:,}  duration s: min {_cell(st['min'])}  "
-            f"median {_cell(st['median'])}  p90 {_cell(st['p90'])}  max {_cell(st['max'])}"
-        )
+    joined = "rally_duration_s" in frame.columns and frame["rally_duration_s"].null_count() < frame.height
+    st = iteration_stats(frame)
+    footer = (
+        f"count {st['count']:,}  ok {st['ok']:,}  failed {st['failed']:,}  "
+        f"unfinished {st['unfinished']:,}\nduration s: min {cell(st['min'])}  "
+        f"median {cell(st['median'])}  p90 {cell(st['p90'])}  max {cell(st['max'])}"
+    )
+    options = ListingOptions(as_json, columns, limit)
+    listing = iterations_columns(rally=joined)
+    print_listing(frame, listing, options, out_console(), err_console(), plural(frame.height, "iteration"), footer)
 
 
 @app.command()
 def workloads(
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """List Rally's workloads, each with the statistics of Rally's report.
+    """List Rally's workloads with the statistics of Rally's report.
 
     Per atomic action (with a joined report) and for whole iterations: min, median,
     90%ile, 95%ile, max, avg, success % and count. With a report they come from Rally's
     durations, as Rally computes them; without one from the log's END - START. With a
-    report also each workload's SLA and its contexts' setup and cleanup.
+    report also each workload's SLA and its contexts' setup and cleanup. --json prints
+    each workload with its statistics as one JSON array.
 
-    Example:
+    Examples:
 
         threadlog workloads --workload 2
+        threadlog workloads --json
     """
     with _reading(store) as opened:
         which = task_filter(opened, task)
         if workload is not None:
             which = which & (pl.col("workload") == workload)
         table, stats = workload_statistics(opened, which)
-        if table.height == 0:
-            raise ThreadlogError("no workloads in the store; `threadlog iterations` lists what it has")
-        con = _out()
-        for row in table.iter_rows(named=True):
-            _print_workload(
-                con, row, stats.filter((pl.col("task") == row["task"]) & (pl.col("workload") == row["workload"]))
-            )
-
-
-def _print_workload(con: Console, row: dict[str, Any], stats: pl.DataFrame) -> None:
-    subtask = f"  subtask {row['subtask']!r}" if row["subtask"] else ""
-    load = "-" if row["load_duration_s"] is None else f"{row['load_duration_s']:.3f} s"
-    source = {"rally": "Rally's", "log": "first START to last END"}.get(row["load_duration_from"] or "", "")
-    con.print(
-        f"[bold]workload {row['workload']}[/]  task {row['task']}{subtask}  scenario {row['scenario'] or '-'}  "
-        f"runner {row['runner'] or '-'} {row['runner_args'] or ''}",
-        soft_wrap=True,
-    )
-    con.print(
-        f"iterations {row['iterations']:,}  failures {row['failures']:,}  load duration {load} ({source})"
-        + ("" if row["pass_sla"] is None else f"  SLA {'passed' if row['pass_sla'] else 'FAILED'}"),
-        soft_wrap=True,
-    )
-    for criterion in row["sla"] or []:
-        con.print(f"  sla {criterion['criterion']}: {escape(criterion['detail'] or '')}", soft_wrap=True)
-    for ctx in row["contexts"] or []:
-        con.print(
-            f"  context {ctx['name']}: setup {_cell(ctx['setup_s'])} s {escape(ctx['setup_error'] or '')}  "
-            f"cleanup {_cell(ctx['cleanup_s'])} s {escape(ctx['cleanup_error'] or '')}",
-            soft_wrap=True,
-        )
-    origin = "Rally's durations" if (stats["source"] == "rally").any() else "the log's END - START"
-    table = Table(
-        "action", "min", "median", "90%ile", "95%ile", "max", "avg", "success", "count",
-        title=f"seconds, from {origin}", title_justify="left",
-    )  # fmt: skip
-    for s in stats.iter_rows(named=True):
-        table.add_row(
-            "  " * s["depth"] + s["action"].rsplit(" > ", 1)[-1],
-            *(_cell(s[k]) for k in ("min", "median", "p90", "p95", "max", "avg")),
-            f"{s['success_pct']:.1f}%",
-            f"{s['count']:,}",
-        )
-    con.print(table)
-
-
-LEVEL_STYLE = {
-    "ERROR": "bold red",
-    "CRITICAL": "bold red",
-    "WARNING": "yellow",
-    "WARN": "yellow",
-    "INFO": "green",
-    "DEBUG": "dim",
-    "RALLYDEBUG": "dim",
-    "TRACE": "dim",
-}
+    if table.height == 0:
+        raise ThreadlogError("no workloads in the store; `threadlog iterations` lists what it has")
+    print_workloads(table, stats, as_json, out_console())
 
 
 @app.command()
 def timeline(
-    iteration: Annotated[int | None, typer.Option("--iteration", "-i", help="Iteration number.")] = None,
+    iteration: Annotated[int | None, typer.Option("--iteration", "-i", metavar="N", help="Iteration number.")] = None,
     thread: Annotated[
-        str | None, typer.Option("--thread", help="A logical thread's thread_uid instead (any log, Rally or not).")
+        str | None,
+        typer.Option("--thread", metavar="UID", help="A logical thread's thread_uid instead (any log, Rally or not)."),
     ] = None,
     task: TaskOpt = None,
     workload: WorkloadOpt = None,
-    level: Annotated[str | None, typer.Option("--level", help="Only records at this level or above.")] = None,
+    level: LevelOpt = None,
     context: Annotated[
         bool, typer.Option("--context", help="Also list the iterations that overlapped it in its process.")
     ] = False,
-    out: Annotated[
-        str | None, typer.Option("--out", help="Write the timeline to FILE (.csv, .parquet, .json).")
-    ] = None,
-    to: Annotated[
-        str | None, typer.Option("--to", help="Write the timeline to stdout as csv, parquet or json.")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    as_json: JsonOpt = False,
+    out: OutOpt = None,
+    to: TableToOpt = None,
+    force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Show one iteration (or one logical thread) line by line, with offsets from its start.
+    """Show one iteration or thread line by line, with offsets.
+
+    The offsets count from the iteration's (or thread's) start.
 
     Reads the store only. When the number matches iterations of several workloads or
-    tasks, it lists them with the flags that pick each.
+    tasks, it lists them with the flags that pick each. --out writes its records as a
+    table (.csv, .parquet, .jsonl); --json prints the whole view as one JSON object.
 
-    Example:
+    Examples:
 
         threadlog timeline --iteration 42 --workload 2 --context
-
         threadlog timeline --thread 3667/-#1
+        threadlog timeline -i 42 --workload 2 -o it42.parquet
     """
     with _reading(store) as opened:
         if (iteration is None) == (thread is None):
@@ -585,228 +518,176 @@ def timeline(
             row, records = thread_timeline(opened, thread, level)
             if out is not None or to is not None:
                 _write_timeline(records, out, to, force)
-                return
-            _print_thread_timeline(row, records)
+            elif as_json:
+                typer.echo(timeline_json(row, records))
+            else:
+                print_thread_timeline(row, records)
             return
         assert iteration is not None
+        if not has_iterations(opened):
+            raise ThreadlogError(NO_ITERATIONS)
         found = select_iteration(opened, iteration, task, workload)
         if found.height > 1:
-            table = Table(
-                "task",
-                "workload",
-                "status",
-                "start",
-                "pick with",
-                title=f"iteration {iteration} is in {found.height} workloads",
+            candidates = found.with_columns(
+                pick_with=pl.format("--task {} --workload {}", pl.col("task").str.slice(0, 8), "workload")
             )
-            for row in found.iter_rows(named=True):
-                table.add_row(
-                    row["task"],
-                    str(row["workload"]),
-                    row["status"],
-                    _cell(row["start_ts"]),
-                    f"--task {row['task'][:8]} --workload {row['workload']}",
-                )
-            _err().print(table)
+            err = err_console()
+            err.print(f"iteration {iteration} is in {found.height} workloads; pick one with", soft_wrap=True)
+            print_listing(candidates, CANDIDATES, ListingOptions(), err, err)
             raise typer.Exit(ExitCode.USER_ERROR)
         view = build_timeline(opened, found.row(0, named=True), level, context)
         if out is not None or to is not None:
             _write_timeline(view.records, out, to, force)
-            return
-        _print_timeline(view)
+        elif as_json:
+            typer.echo(timeline_json(view.iteration, view.records, view.context))
+        else:
+            print_timeline(view)
 
 
 def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
-    write_frame(records.drop("parsed"), out, format_of(out, to), force)
-    if out is not None:
-        _err().print(f"wrote {records.height:,} records to {escape(str(out))}")
+    dest = target(out, to, TABLE_FORMATS, force)
+    write_frame(records.drop("parsed"), dest)
+    if dest.path is not None:
+        err_console().print(f"wrote {plural(records.height, 'record')} to {escape(dest.name)}", soft_wrap=True)
 
 
-def _print_thread_timeline(row: dict[str, Any], records: pl.DataFrame) -> None:
-    con = _out()
-    con.print(
-        f"[bold]thread {row['thread_uid']}[/]  pid {row['pid']}  ident {_cell(row['thread'])}  "
-        f"name {_cell(row['thread_name'])}  began: {row['reason']}",
-        soft_wrap=True,
-    )
-    con.print(
-        f"first {_cell(row['first_ts'])}  last {_cell(row['last_ts'])}  lines {row['first_line']}..{row['last_line']}  "
-        f"records {records.height}",
-        soft_wrap=True,
-    )
-    _print_records(con, records)
-
-
-def _print_timeline(view: IterationTimeline) -> None:
-    it = view.iteration
-    con = _out()
-    status = it["status"] + (f": {it['error_type']}: {it['error']}" if it["error_type"] else "")
-    con.print(
-        f"[bold]iteration {it['iteration']}[/]  task {it['task']}  workload {it['workload']}  status {status}",
-        soft_wrap=True,
-    )
-    con.print(
-        f"pid {it['pid']}  ident {_cell(it['thread'])}  thread {it['thread_uid']}  "
-        f"start {_cell(it['start_ts'])}  end {_cell(it['end_ts'])}  duration {_cell(it['duration_s'])} s  "
-        f"records {view.records.filter(pl.col('kind') == 'record').height}",
-        soft_wrap=True,
-    )
-    if view.ambiguous:
-        con.print(
-            f"[yellow]{view.ambiguous} records in its span could not be attributed (ambiguous: "
-            "several iterations open in the process)[/]"
-        )
-    _print_records(con, view.records)
-    if view.context is not None:
-        _print_context(con, view)
-
-
-def _print_records(con: Console, records: pl.DataFrame) -> None:
-    for row in records.iter_rows(named=True):
-        offset = "" if row["offset_s"] is None else f"+{row['offset_s']:.3f}s"
-        if row.get("kind", "record") != "record":  # a Rally atomic action starting or finishing
-            con.print(f"{offset:>10} [cyan]{'':<8} {escape(row['message'])}[/]", soft_wrap=True)
-            continue
-        lvl = row["level"] or "-"
-        style = LEVEL_STYLE.get(lvl, "")
-        lines = (row["message"] or "").split("\n")
-        where = f"{Path(row['source']).name}:{row['line']}"
-        tag = "" if row["attribution"] in ("thread", None) else f" ({row['attribution']})"
-        con.print(
-            f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]",
-            soft_wrap=True,
-        )
-        for extra in lines[1:]:
-            con.print(f"{'':>10}   {escape(extra)}", soft_wrap=True)
-
-
-def _print_context(con: Console, view: IterationTimeline) -> None:
-    it, context = view.iteration, view.context
-    assert context is not None  # the caller checked
-    title = f"{context.height} iterations overlapped it in pid {it['pid']}"
-    table = Table(
-        "iteration",
-        "workload",
-        "status",
-        "start offset s",
-        "end offset s",
-        "thread_uid",
-        title=title,
-        title_justify="left",
-    )
-    for row in context.iter_rows(named=True):
-        table.add_row(
-            str(row["iteration"]),
-            str(row["workload"]),
-            row["status"],
-            _cell(row["start_offset_s"]),
-            _cell(row["end_offset_s"]),
-            row["thread_uid"],
-        )
-    con.print(table)
+# what `export` writes: the store's tables by the name users give them, and the trace
+TABLES = {
+    "records": "records",
+    "threads": "threads",
+    "iterations": "iterations",
+    "atomic-actions": "atomic_actions",
+    "workloads": "workloads",
+}
+EXPORTS = (*TABLES, "trace")
 
 
 @app.command()
 def export(
-    what: Annotated[str, typer.Argument(help="records, threads, iterations, atomic-actions, workloads or trace.")],
-    out: Annotated[
-        str, typer.Option("--out", "-o", help="Output file: .csv or .parquet (.json or .json.gz for trace).")
+    what: Annotated[
+        str,
+        typer.Argument(metavar="WHAT", help="records, threads, iterations, atomic-actions, workloads or trace."),
     ],
-    task: Annotated[str | None, typer.Option("--task", help="Only this task (uuid prefix).")] = None,
-    workload: Annotated[int | None, typer.Option("--workload", help="Only this workload.")] = None,
-    iteration: Annotated[int | None, typer.Option("--iteration", help="Only this iteration number.")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="Only iterations (and their records) with this status.")
+    out: OutOpt = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="FORMAT",
+            help="Format on stdout: csv (default), parquet or jsonl; json or json.gz for trace.",
+        ),
     ] = None,
+    task: TaskOpt = None,
+    workload: WorkloadOpt = None,
+    iteration: Annotated[
+        int | None, typer.Option("--iteration", "-i", metavar="N", help="Only this iteration number.")
+    ] = None,
+    status: StatusOpt = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Trace: only what ran at or after this time (log clock, ISO).")
+        str | None,
+        typer.Option(
+            "--since", metavar="TIME", help="Trace: only what ran at or after this time (log clock, ISO 8601)."
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Trace: only what ran at or before this time (log clock, ISO).")
+        str | None,
+        typer.Option(
+            "--until", metavar="TIME", help="Trace: only what ran at or before this time (log clock, ISO 8601)."
+        ),
     ] = None,
     mask: Annotated[
         bool, typer.Option("--mask-secrets", help="Replace tokens and passwords in messages by ***.")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Write a table of the store, or the whole run as a trace, to a file.
+    """Write a table, or the run's trace, to a file or stdout.
 
-    Parquet keeps types (timestamps, categorical levels); CSV quotes multi-line messages
-    so spreadsheets, polars and DuckDB read them back unchanged. The trace is Chrome
-    Trace Event Format (gzip-compressed when the name ends in .gz): open it in
-    https://ui.perfetto.dev.
+    The file's extension picks the format: tables are written as .csv, .parquet or .jsonl,
+    the trace as .json or .json.gz. Parquet keeps types (timestamps, categorical levels);
+    CSV quotes multi-line messages so spreadsheets, polars and DuckDB read them back
+    unchanged. The trace is Chrome Trace Event Format: open it in https://ui.perfetto.dev.
+    With --out - (or --to alone) it goes to stdout; binary formats never to a terminal.
 
-    Example:
+    Examples:
 
         threadlog export iterations --out iterations.parquet
-
-        threadlog export trace --out run.json.gz --workload 2 --status error
-
-        threadlog export atomic-actions --out actions.csv
+        threadlog export trace -o run.json.gz --workload 2 --status error
+        threadlog export records --status error -o - | head
+        threadlog export atomic-actions -o actions.csv
     """
+    if what not in EXPORTS:
+        raise ThreadlogError(f"cannot export {what!r}; choose {', '.join(EXPORTS[:-1])} or {EXPORTS[-1]}")
+    if out is None and to is None:
+        raise ThreadlogError("say where to write: --out FILE, or --out - for stdout")
     with _reading(store) as opened:
         if what == "trace":
             keep = TraceFilter(
                 task, workload, iteration, status, parse_time(since, "--since"), parse_time(until, "--until")
             )
-            n = write_trace(opened, out, force, keep, mask)
-            _err().print(f"wrote {n:,} trace events to {escape(str(out))}; open it in https://ui.perfetto.dev")
+            dest = target(out, to, TRACE_FORMATS, force)
+            n = write_trace(opened, dest, keep, mask)
+            if dest.path is not None:
+                err_console().print(
+                    f"wrote {n:,} trace events to {escape(dest.name)}; open it in https://ui.perfetto.dev",
+                    soft_wrap=True,
+                )
             return
-        tables = {"records": "records", "threads": "threads", "iterations": "iterations",
-                  "atomic-actions": "atomic_actions", "workloads": "workloads"}  # fmt: skip
-        if what not in tables:
-            raise ThreadlogError(
-                f"cannot export {what!r}; choose records, threads, iterations, atomic-actions, workloads or trace"
-            )
         if since is not None or until is not None:
             raise ThreadlogError("--since and --until cut the trace only; filter tables with --task/--workload")
-        fmt = format_of(out, None)
-        if fmt == "json":
-            raise ThreadlogError("tables export as .csv or .parquet")
         if what == "workloads" and (iteration is not None or status is not None):
             raise ThreadlogError("workloads have no iteration or status; filter them with --task and --workload")
-        frame = scan_table(opened, tables[what], task, workload, iteration, status)
-        if fmt == "csv":
+        dest = target(out, to, TABLE_FORMATS, force)
+        frame = scan_table(opened, TABLES[what], task, workload, iteration, status)
+        if dest.fmt == "csv":
             frame = flat_for_csv(frame)
         if mask:
             frame = frame.with_columns(mask_secrets(pl.col(c)) for c in masked_columns(frame))
-        write_frame(frame, out, fmt, force)  # streamed: a big store's records are never held whole
-        rows = frame.select(pl.len()).collect().item()
-        _err().print(f"wrote {rows:,} {what} rows to {escape(str(out))}")
+        write_frame(frame, dest)  # streamed: a big store's records are never held whole
+        if dest.path is not None:
+            rows = frame.select(pl.len()).collect().item()
+            err_console().print(f"wrote {rows:,} {what} rows to {escape(dest.name)}", soft_wrap=True)
 
 
 @app.command()
 def report(
-    out: Annotated[str, typer.Option("--out", "-o", help="The HTML file to write.")],
-    task: Annotated[str | None, typer.Option("--task", help="Draw this task's workloads (uuid prefix).")] = None,
-    workload: Annotated[int | None, typer.Option("--workload", help="Draw only this workload.")] = None,
+    out: OutOpt = None,
+    task: Annotated[
+        str | None, typer.Option("--task", metavar="UUID", help="Draw this task's workloads (uuid prefix).")
+    ] = None,
+    workload: Annotated[int | None, typer.Option("--workload", metavar="N", help="Draw only this workload.")] = None,
     show_secrets: Annotated[
         bool, typer.Option("--show-secrets", help="Keep tokens and passwords on the page (masked by default).")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    force: ForceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Write the run as one self-contained HTML page that opens anywhere, offline.
+    """Write the run as one self-contained HTML page.
 
-    Per workload: a summary, the iterations on their threads over time, durations,
-    failures by error type and the timelines of a few iterations; for the whole run,
-    threads and levels over time and errors grouped. Tokens and passwords are masked.
+    It opens anywhere, offline. Per workload: a summary, the iterations on their threads
+    over time, durations, failures by error type and the timelines of a few iterations;
+    for the whole run, threads and levels over time and errors grouped. Tokens and
+    passwords are masked.
 
-    Example:
+    Examples:
 
-        threadlog report --out run.html
+        threadlog report -o run.html
+        threadlog report --workload 2 -o - > w2.html
     """
     from threadlog.report_html import write_report  # noqa: PLC0415 (see parse: plotly loads only here)
 
+    if out is None:
+        raise ThreadlogError("say where to write: --out FILE.html, or --out - for stdout")
+    dest = target(out, None, REPORT_FORMATS, force)
     with _reading(store) as opened:
-        size = write_report(opened, out, force, task, workload, mask=not show_secrets)
-        _err().print(f"wrote {escape(str(out))} ({size / 1e6:.1f} MB); open it in any browser")
+        size = write_report(opened, dest, task, workload, mask=not show_secrets)
+    if dest.path is not None:
+        err_console().print(f"wrote {escape(dest.name)} ({size / 1e6:.1f} MB); open it in any browser", soft_wrap=True)
 
 
 def main() -> None:
     """Entry point of the `threadlog` script."""
-    app(prog_name="threadlog")
+    app(prog_name="threadlog")  # a closed stdout (`| head`) ends it quietly: typer handles EPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -142,8 +142,17 @@ def grammar_from_rally_conf(path: str) -> LineGrammar:
     parser = configparser.RawConfigParser(strict=False)
     try:
         parser.read_string(conf.read_text(errors="replace"))
+    except configparser.MissingSectionHeaderError as exc:
+        raise ThreadlogError(
+            f"{path}: not a rally.conf (line {exc.lineno} is outside any ini section); "
+            "give the rally.conf the run was logged with"
+        ) from None
+    except configparser.ParsingError as exc:
+        lineno = exc.errors[0][0] if exc.errors else "?"
+        raise ThreadlogError(f"{path}: not a readable rally.conf (line {lineno} is not 'key = value')") from None
     except configparser.Error as exc:
-        raise ThreadlogError(f"{path}: not a readable rally.conf ({exc.message})") from None
+        reason = str(exc.message).splitlines()[0].rstrip(".:")
+        raise ThreadlogError(f"{path}: not a readable rally.conf ({reason})") from None
     datefmt = _conf_value(parser, "log_date_format") or OSLO_DATEFMT
     context = _conf_value(parser, "logging_context_format_string") or OSLO_CONTEXT.format(ident="")
     default = _conf_value(parser, "logging_default_format_string")

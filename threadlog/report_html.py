@@ -16,7 +16,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs  # the bundled plotly.js, embedded whole
 
 from threadlog import __version__
-from threadlog.export import atomic_write
+from threadlog.output import Target
 from threadlog.report import BARS_LIMIT, GL_ABOVE, MAX_SECTIONS, SLOWEST, Report, Section, Timeline, build_report
 from threadlog.store import Store
 
@@ -609,13 +609,12 @@ def render_report(report: Report, masked: bool = True) -> str:
 
 def write_report(
     store: Store,
-    out: str,
-    force: bool = False,
+    to: Target,
     task: str | None = None,
     workload: int | None = None,
     mask: bool = True,
 ) -> int:
-    """Build the report from the store and write it to `out`; return its size in bytes."""
+    """Build the report from the store and write it to `to` (a file or stdout); return its size in bytes."""
     text = render_report(build_report(store, task, workload, mask), mask).encode()
-    atomic_write(Path(out), lambda fh: fh.write(text), force)
+    to.write(lambda fh: fh.write(text))
     return len(text)

@@ -286,6 +286,8 @@ class Store:
         """Turn a store that breaks while being read (damaged, or deleted) into a user error."""
         try:
             yield
+        except BrokenPipeError:
+            raise  # stdout's reader went away: not the store's doing
         except (OSError, pl.exceptions.ComputeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             raise ThreadlogError(

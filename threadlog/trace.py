@@ -14,12 +14,11 @@ import gzip
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import polars as pl
 
 from threadlog.errors import ThreadlogError
-from threadlog.export import atomic_write
+from threadlog.output import Target
 from threadlog.secrets import mask_secrets
 from threadlog.store import Store
 from threadlog.views import check_status, task_filter
@@ -432,15 +431,13 @@ def _instants(
     )
 
 
-def write_trace(
-    store: Store, out: str, force: bool = False, keep: TraceFilter | None = None, mask: bool = False
-) -> int:
-    """Write the trace to `out`, gzip-compressed when it ends in ``.gz``; return how many events."""
+def write_trace(store: Store, to: Target, keep: TraceFilter | None = None, mask: bool = False) -> int:
+    """Write the trace to `to` (a file or stdout), gzip-compressed as .json.gz; return how many events."""
     frames = [f for f in trace_events(store, keep, mask) if f.height]
     other = {"generator": "threadlog", "sources": [s["name"] for s in store.meta.get("sources", [])]}
 
     def write(fh: object) -> None:
-        sink = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=5, mtime=0) if out.endswith(".gz") else fh
+        sink = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=5, mtime=0) if to.fmt == "json.gz" else fh
         sink.write(b'{"traceEvents":[')  # type: ignore[attr-defined]
         parts = (part for frame in frames for part in frame.iter_slices(WRITE_ROWS))
         for n, part in enumerate(parts):
@@ -453,5 +450,5 @@ def write_trace(
         if sink is not fh:
             sink.close()  # type: ignore[attr-defined]
 
-    atomic_write(Path(out), write, force)
+    to.write(write)
     return sum(f.height for f in frames)

@@ -16,7 +16,9 @@ from threadlog.store import Store
 
 __all__ = [
     "LEVEL_RANK",
+    "NO_ITERATIONS",
     "IterationTimeline",
+    "has_iterations",
     "iteration_stats",
     "level_at_least",
     "list_iterations",
@@ -41,6 +43,17 @@ LEVEL_RANK = {
     "CRITICAL": 50,
     "FATAL": 50,
 }
+
+
+NO_ITERATIONS = (
+    "this log holds no Rally iterations; `threadlog threads` lists its logical threads "
+    "and `threadlog timeline --thread UID` shows one"
+)
+
+
+def has_iterations(store: Store) -> bool:
+    """Whether the store holds any iteration (a log of something other than Rally holds none)."""
+    return store.scan("iterations").head(1).collect().height > 0
 
 
 def level_at_least(level: str) -> pl.Expr:
