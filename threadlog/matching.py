@@ -94,21 +94,19 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
         ).drop("_tail")
     fast = fast.with_columns(pl.col(HIT).fill_null(False))
     # the full regex only for the missed lines it matches (a match test is a quick DFA pass;
-    # capturing groups from lines that then fail, like tracebacks, is not)
-    missed = text.to_frame("t").select(pl.when(~fast[HIT]).then(pl.col("t"))).to_series()
-    miss = missed.str.contains(pattern.regex).fill_null(False)
-    if not miss.any():
+    # capturing groups from lines that then fail, like tracebacks, is not). The lines are
+    # gathered, not masked with nulls: a string kernel still reads the values under a null.
+    missed = (~fast[HIT]).arg_true()
+    if missed.len() == 0:
         return fast
-    rest = missed.to_frame("t").select(pl.when(miss).then(pl.col("t"))).to_series()
-    full = _extract(rest, pattern.regex)
+    redo = missed.filter(text.gather(missed).str.contains(pattern.regex).fill_null(False))
+    if redo.len() == 0:
+        return fast
+    full = _extract(text.gather(redo), pattern.regex)
     if pattern.suffix_regex is not None:
         full = full.with_columns(_debug_suffix_only_on_debug(pattern))
     full = full.drop("debug_suffix", strict=False)
-    take_fast = fast[HIT]
-    return fast.select(
-        pl.when(take_fast).then(fast[c]).otherwise(full[c]).alias(c) if c != HIT else (take_fast | full[HIT]).alias(c)
-        for c in fast.columns
-    )
+    return fast.with_columns(fast[c].clone().scatter(redo, full[c]) for c in fast.columns)
 
 
 def _only_hits(frame: pl.DataFrame) -> pl.DataFrame:

@@ -168,8 +168,10 @@ class RecordBuilder:
         for pattern in grammar.exceptions:
             if not (out["kind"] == _OTHER).any():
                 break
-            # a quick match test first: groups are extracted only from lines that match
-            idx = ((out["kind"] == _OTHER) & text.str.contains(pattern.regex)).arg_true()
+            # a quick match test first, on the other lines only: groups are extracted only
+            # from lines that match
+            other = (out["kind"] == _OTHER).arg_true()
+            idx = other.filter(text.gather(other).str.contains(pattern.regex).fill_null(False))
             if idx.len() == 0:
                 continue
             found = extract_fields(text.gather(idx), pattern)
