@@ -242,27 +242,26 @@ class RecordBuilder:
         extra = inside.group_by("anchor").agg(
             pl.col("part").str.join("\n").alias("extra"), pl.col("line").max().alias("extra_end")
         )
-        heads = (
-            m.filter(pl.col("kind") == _HEADER)
-            .join(extra, left_on="line", right_on="anchor", how="left")
-            .with_columns(
-                message=pl.when(pl.col("extra").is_not_null())
-                .then(pl.col("message") + "\n" + pl.col("extra"))
-                .otherwise(pl.col("message")),
-                line_end=pl.max_horizontal("line", "extra_end"),
-                parsed=pl.lit(True),
-            )
+        # a record's first line, or a line that belongs to none (unparsed): one row each, in
+        # line order, so no concatenation and sort
+        head = pl.col("kind") == _HEADER
+        rows = m.filter(head | pl.col("anchor").is_null()).join(
+            extra, left_on="line", right_on="anchor", how="left", maintain_order="left"
         )
-        unparsed = m.filter(pl.col("anchor").is_null()).select(
-            "line",
-            pl.col("line").alias("line_end"),
-            pl.col("text").alias("message"),
-            parsed=pl.lit(False),
+        records = rows.with_columns(
+            message=pl.when(~head)
+            .then(pl.col("text"))
+            .when(pl.col("extra").is_not_null())
+            .then(pl.col("message") + "\n" + pl.col("extra"))
+            .otherwise(pl.col("message")),
+            line_end=pl.when(head).then(pl.max_horizontal("line", "extra_end")).otherwise(pl.col("line")),
+            parsed=head,
         )
-        records = pl.concat([self._shape(heads), self._shape(unparsed)], how="vertical").sort("line")
-        return records, late.select("anchor", "line", "part").with_columns(source=pl.lit(self._source))
+        return self._shape(records), late.select("anchor", "line", "part").with_columns(source=pl.lit(self._source))
 
     def _shape(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The records table's columns (an unparsed line's fields are null already: `extract_fields`
+        gives nulls where a line does not match)."""
         cols = []
         for name, dtype in self.schema.items():
             if name == "source":
