@@ -16,10 +16,11 @@ from typing import Any
 
 import polars as pl
 
+from threadlog.detect import detect_grammars, fitting_preset
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
-from threadlog.parse import ParseStats, RecordBuilder, detect_grammars, fitting_preset, iter_records
+from threadlog.parse import ParseStats, RecordBuilder, iter_records
 from threadlog.rally_report import load_report
 from threadlog.rally_tables import write_rally_tables
 from threadlog.reader import CHUNK_BYTES, Source, contains, open_source, own_strings
