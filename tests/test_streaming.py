@@ -149,7 +149,7 @@ def test_markers_after_a_long_preamble_still_turn_the_time_gap_rule_off(tmp_path
     for name in expected:
         assert got[name].equals(expected[name]), name
     # without the scan, the first chunk alone would have turned the rule on
-    monkeypatch.setattr("threadlog.ingest._has_markers", lambda sources, markers: None)
+    monkeypatch.setattr("threadlog.pipeline._has_markers", lambda sources, markers: None)
     assert "time_gap" in run("first-chunk-only")["threads"]["reason"].to_list()
 
 

@@ -6,9 +6,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +17,14 @@ import polars as pl
 from threadlog.detect import detect_grammars, fitting_preset
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
-from threadlog.markers import Markers, evidence
-from threadlog.parse import ParseStats, RecordBuilder, iter_records
+from threadlog.markers import Markers
+from threadlog.parse import ParseStats
+from threadlog.pipeline import run_pipeline
 from threadlog.rally_report import load_report
 from threadlog.rally_tables import write_rally_tables
-from threadlog.reader import CHUNK_BYTES, Source, contains, open_source, own_strings
-from threadlog.reconstruct import ReconstructOptions, Reconstructor
-from threadlog.rotation import backwards_steps, order_by_time, source_spans
+from threadlog.reader import CHUNK_BYTES, Source, open_source
+from threadlog.reconstruct import ReconstructOptions
+from threadlog.rotation import backwards_steps, order_by_time
 from threadlog.store import StoreWriter, previous_parse, resolve_store
 
 __all__ = ["IngestOptions", "ingest"]
@@ -133,103 +132,39 @@ def _open(name: str, spool: Path | None) -> Source:
 def _write_store(
     writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], options: IngestOptions
 ) -> dict[str, Any]:
-    builder = RecordBuilder(grammars)
-    parts: list[Path] = []
-    lates: list[pl.DataFrame] = []
-    source_names = pl.Enum(list(dict.fromkeys(s.name for s in sources)))
-    reconstructor = None
-    table_parts: dict[str, list[Path]] = {"threads": [], "iterations": []}
-    schemas: dict[str, pl.Schema] = {}
-    writes: list[Future[None]] = []  # parts being written by the pool, awaited before the tables
-
-    def emit(table: str, rows: pl.DataFrame) -> None:
-        """Threads and iterations that are over go to disk as they come."""
-        schemas[table] = rows.schema
-        if rows.height:
-            table_parts[table].append(writer.part_path(table))
-            writes.append(pool.submit(writer.write_part, rows, table_parts[table][-1]))
-
-    if options.reconstruct is not None:
-        has_ident = any({"thread", "threadName"} & g.attributes for g in grammars.values())
-        # only the automatic time-gap rule asks whether the log has markers
-        known = _has_markers(sources, options.markers) if options.reconstruct.gap is None else None
-        reconstructor = Reconstructor(options.reconstruct, has_ident=has_ident, emit=emit, log_has_markers=known)
-
-    def find_evidence(records: pl.DataFrame) -> pl.DataFrame:
-        keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(source_names))
-        return keys.hstack(evidence(records, options.markers))
-
-    def keep(records: pl.DataFrame, found: Future[pl.DataFrame] | None, path: Path) -> None:
-        """Reconstruct a chunk (chunks come in order: the reconstructor carries state) and
-        have it written with its thread and iteration columns."""
-        columns = None
-        if found is not None:  # given when there is a reconstructor
-            assert reconstructor is not None
-            evidence_frame = found.result()
-            started = time.perf_counter()
-            columns = reconstructor.feed(evidence_frame)
-            busy["reconstruct"] += time.perf_counter() - started
-        # the reconstructor's thread is the pipeline's narrowest: its columns are collected,
-        # and the chunk written, elsewhere
-        writes.append(pool.submit(write_records, records, columns, path))
-
-    def write_records(records: pl.DataFrame, columns: pl.LazyFrame | None, path: Path) -> None:
-        writer.write_part(records if columns is None else records.hstack(columns.collect()), path)
-
-    busy = {"reconstruct": 0.0}  # time the reconstructor worked, alongside parsing
-    spans: dict[str, tuple[Any, Any]] = {}  # each source's first and last timestamp
     clock = _Clock()
-    # matching, evidence and writing run in `pool`; reconstruction, one chunk after another, in `serial`
-    with (
-        ThreadPoolExecutor(max_workers=2, thread_name_prefix="threadlog") as pool,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadlog-keep") as serial,
-    ):
-        pending: deque[Future[None]] = deque()
-        for records, late in iter_records(builder, sources, options.chunk_bytes, pool):
-            if records.height:
-                first, last = source_spans(records)
-                if first is not None:
-                    name = records["source"][0]
-                    spans[name] = (spans.get(name, (first, None))[0], last)
-                parts.append(writer.part_path())
-                # evidence is found in parallel; reconstruction takes the chunks in order
-                found = pool.submit(find_evidence, records) if reconstructor is not None else None
-                pending.append(serial.submit(keep, records, found, parts[-1]))
-            if late.height:
-                lates.append(own_strings(late))  # kept to the end
-            # a bounded queue: memory holds a few chunks, however far parsing runs ahead
-            while len(pending) > 2 or (pending and pending[0].done()):
-                pending.popleft().result()
-            if options.progress is not None:
-                options.progress(builder.stats.bytes)
-        while pending:
-            pending.popleft().result()
-        figures = reconstructor.finish() if reconstructor is not None and builder.stats.lines else None
-        for write in writes:
-            write.result()
+    out = run_pipeline(
+        writer,
+        sources,
+        grammars,
+        chunk_bytes=options.chunk_bytes,
+        markers=options.markers,
+        reconstruct=options.reconstruct,
+        progress=options.progress,
+    )
     clock.lap("parse")
-    stats = builder.stats
+    stats, figures = out.stats, out.figures
     if stats.lines == 0:
         names = ", ".join(s.name for s in sources)
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
     if not options.allow_unparsed:
         _refuse_mostly_unparsed(stats, grammars)
-    records = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
+    records = pl.concat([pl.scan_parquet(p) for p in out.record_parts], how="vertical")
     if figures is not None:
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
-            writer.write_sorted_table(table, table_parts[table], key, schemas[table])
+            writer.write_sorted_table(table, out.table_parts[table], key, out.schemas[table])
     clock.lap("tables")
-    if lates:
-        records = _merge_late_parts(records, pl.concat(lates))
+    if out.late_parts:
+        records = _merge_late_parts(records, pl.concat(out.late_parts))
     writer.sink_table("records", records)
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
     if figures is not None:
         summary.update(figures)
-    summary["warnings"] = backwards_steps(spans, [s.name for s in sources])
+    summary["warnings"] = backwards_steps(out.spans, [s.name for s in sources])
     summary["timings"] = clock.laps
-    if reconstructor is not None:
-        summary["timings"]["reconstruct_in_parse"] = round(busy["reconstruct"], 3)
+    if options.reconstruct is not None:
+        summary["timings"]["reconstruct_in_parse"] = round(out.reconstruct_seconds, 3)
     return summary
 
 
@@ -254,13 +189,6 @@ def _refuse_mostly_unparsed(stats: ParseStats, grammars: dict[str, LineGrammar])
         f"the first that does not, {source}:{line}, is {shown!r}; {hint} "
         "(or --allow-unparsed to store the parse anyway); the previous store is unchanged"
     )
-
-
-def _has_markers(sources: list[Source], markers: Markers) -> bool | None:
-    """Whether the log holds iteration markers anywhere, which turns the automatic time-gap
-    rule off; None when the markers cannot be searched for in raw bytes."""
-    probe = markers.probe()
-    return None if probe is None else any(contains(source, probe) for source in sources)
 
 
 class _Clock:

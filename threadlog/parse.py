@@ -13,10 +13,6 @@ merged into that record when the store is written.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Executor, Future
-from contextlib import closing
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -24,7 +20,7 @@ import polars as pl
 from threadlog.formats import FLOATS, INTS, TIME_FIELDS
 from threadlog.grammars import LineGrammar
 from threadlog.matching import extract_fields
-from threadlog.reader import LineChunk, Source, read_chunks
+from threadlog.reader import LineChunk, Source
 
 __all__ = [
     "CORE_SCHEMA",
@@ -285,33 +281,3 @@ def _coalesce(old: pl.DataFrame, new: pl.DataFrame, take_new: pl.Series) -> pl.D
         else:
             cols.append(pl.col(c))
     return old.select(cols)
-
-
-def iter_records(
-    builder: RecordBuilder, sources: list[Source], chunk_bytes: int, pool: Executor
-) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Feed every chunk of every source through `builder`, in order.
-
-    The next chunks are matched in `pool` while this one is joined to the records before
-    it: matching is most of the work, and polars releases the GIL.
-    """
-    pending: deque[tuple[Source, LineChunk, Future[pl.DataFrame | None]]] = deque()
-    current: Source | None = None
-    depth = 2  # chunks matched ahead
-
-    def drain(keep: int) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        nonlocal current
-        while len(pending) > keep:
-            source, chunk, matched = pending.popleft()
-            if source is not current:
-                builder.start_source(source)
-                current = source
-            yield builder.take(chunk, matched.result())
-
-    for source in sources:
-        # closed at once, not by the garbage collector, if the caller stops early (Ctrl-C)
-        with closing(read_chunks(source, chunk_bytes)) as chunks:
-            for chunk in chunks:
-                pending.append((source, chunk, pool.submit(builder.match, chunk, source)))
-                yield from drain(depth)
-    yield from drain(0)
