@@ -199,7 +199,11 @@ class RecordBuilder:
                 )
                 .select("line", "target")
             )
-            m = m.join(excs, on="line", how="left")
+            # excs keeps the lines' order: its targets go to the exception lines' rows, no
+            # join of the whole chunk needed
+            at = (m["kind"] == _EXCEPTION).arg_true()
+            target = pl.repeat(None, m.height, dtype=pl.Int64, eager=True).scatter(at, excs["target"])
+            m = m.with_columns(target.alias("target"))
             exc_anchor = pl.col("target")
         anchor = (
             pl.when(pl.col("kind") == _HEADER)
