@@ -18,7 +18,7 @@ SECRET = st.text(
 
 FORMS = [
     'curl -g -i -X GET http://keystone/v3/auth -H "X-Auth-Token: {s}" -H "Accept: json"',
-    "RESP BODY: {{\"token\": {{\"id\": 1}}, \"password\": \"{s}\"}}",
+    'RESP BODY: {{"token": {{"id": 1}}, "password": "{s}"}}',
     "{{'admin_password': '{s}', 'username': 'admin'}}",
     "create_user(name='u1', password='{s}')",
     "GET /v2/servers?all_tenants=1&token={s}&limit=5",

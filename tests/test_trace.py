@@ -251,7 +251,6 @@ def test_mask_secrets_in_trace_and_tables(tmp_path: Path) -> None:
     assert "mysql://rally:***@db" in text
 
 
-
 def test_mask_secrets_in_a_joined_workloads_export(tmp_path: Path) -> None:
     """A Rally workload's arguments may carry credentials: the workloads export masks them."""
     store = tmp_path / "store"

@@ -182,9 +182,7 @@ def _atomic_actions(store: Store, task: str, workload: int) -> pl.DataFrame | No
     """Rally's atomic actions of one workload, when a report was joined."""
     if not store.has("atomic_actions"):
         return None
-    actions = (
-        store.scan("atomic_actions").filter((pl.col("task") == task) & (pl.col("workload") == workload)).collect()
-    )
+    actions = store.scan("atomic_actions").filter((pl.col("task") == task) & (pl.col("workload") == workload)).collect()
     return actions if actions.height else None
 
 
@@ -239,8 +237,11 @@ def _timelines(store: Store, sections: list[Section], its: dict[tuple[str, int],
     if not chosen:
         return
     keys = pl.DataFrame(
-        {"task": [s.task for s, _, _ in chosen], "workload": [s.workload for s, _, _ in chosen],
-         "iteration": [n for _, _, n in chosen]},
+        {
+            "task": [s.task for s, _, _ in chosen],
+            "workload": [s.workload for s, _, _ in chosen],
+            "iteration": [n for _, _, n in chosen],
+        },
         schema={"task": pl.String, "workload": pl.Int64, "iteration": pl.Int64},
     )
     message = pl.col("message").str.slice(0, MESSAGE_LIMIT)
@@ -393,9 +394,7 @@ def _requests(store: Store) -> pl.DataFrame | None:
     )
 
 
-def build_report(
-    store: Store, task: str | None = None, workload: int | None = None, mask: bool = True
-) -> Report:
+def build_report(store: Store, task: str | None = None, workload: int | None = None, mask: bool = True) -> Report:
     """Gather what the page shows; `task`/`workload` pick which workloads are drawn in full."""
     iterations = store.scan("iterations")
     workloads = _workloads(store, iterations, mask)
@@ -403,15 +402,25 @@ def build_report(
     if workload is not None:
         picked = picked.filter(pl.col("workload") == workload)
     # the workloads with most failures first, then the biggest, keep their run order on the page
-    ranked = picked.with_row_index("order").sort(
-        "failures", "iterations", "order", descending=[True, True, False]
-    )
+    ranked = picked.with_row_index("order").sort("failures", "iterations", "order", descending=[True, True, False])
     drawn = ranked.head(MAX_SECTIONS).sort("order")
     keys = drawn.select("task", "workload")
     names = iterations.collect_schema().names()
     wanted = [
-        *KEY, "status", "error_type", "error", "start_ts", "end_ts", "duration_s", "pid", "thread", "thread_uid",
-        "records", "first_line", "last_line", "source",
+        *KEY,
+        "status",
+        "error_type",
+        "error",
+        "start_ts",
+        "end_ts",
+        "duration_s",
+        "pid",
+        "thread",
+        "thread_uid",
+        "records",
+        "first_line",
+        "last_line",
+        "source",
         *[c for c in ("rally_duration_s", "rally_error") if c in names],
     ]
     its = iterations.join(keys.lazy(), on=["task", "workload"], how="semi").select(wanted).collect()

@@ -89,6 +89,7 @@ const seen = new IntersectionObserver(entries => {
 for (const f of FIGS) { byId[f.id] = f; seen.observe(document.getElementById(f.id)); }
 """
 
+
 def _num(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
@@ -110,7 +111,8 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None =
     numeric = numeric or set()
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
+        "<tr>"
+        + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
         + "</tr>"
         for r in rows
     )
@@ -270,8 +272,13 @@ def _durations_figure(page: _Page, section: Section) -> str:
             .sort("first")
         )
         data = [
-            {"type": "scatter", "mode": "lines", "name": f"{name} of {step} iterations", "x": runs["first"].to_list(),
-             "y": runs[name].to_list()}
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"{name} of {step} iterations",
+                "x": runs["first"].to_list(),
+                "y": runs[name].to_list(),
+            }
             for name in ("median", "p90", "max")
         ]
         return page.figure(data, layout)
@@ -312,8 +319,15 @@ def _actions_figure(page: _Page, section: Section) -> str:
         return ""
     kind = "scattergl" if section.iterations.height > GL_ABOVE else "scatter"
     data = [
-        {"type": kind, "mode": "lines+markers", "name": name, "x": part["iteration"].to_list(),
-         "y": part["duration_s"].to_list(), "marker": {"size": 3}, "line": {"width": 1}}
+        {
+            "type": kind,
+            "mode": "lines+markers",
+            "name": name,
+            "x": part["iteration"].to_list(),
+            "y": part["duration_s"].to_list(),
+            "marker": {"size": 3},
+            "line": {"width": 1},
+        }
         for (name,), part in durations.sort("iteration").partition_by("name", as_dict=True, maintain_order=True).items()
     ]
     layout = {
@@ -515,30 +529,57 @@ def _run_section(page: _Page, report: Report) -> str:
     tot = report.threads_over_time
     if tot.height:
         data = [
-            {"type": "scatter", "mode": "lines", "name": name, "x": _iso(g["bin_ts"]), "y": g["threads"].to_list(),
-             "line": {"shape": "hv", "width": 1.5}}
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": name,
+                "x": _iso(g["bin_ts"]),
+                "y": g["threads"].to_list(),
+                "line": {"shape": "hv", "width": 1.5},
+            }
             for (name,), g in tot.partition_by("process", as_dict=True, maintain_order=True).items()
         ]
-        layout = {"height": 320, "title": {"text": "live logical threads per process", "x": 0},
-                  "xaxis": {"type": "date"}, "yaxis": {"title": "threads", "rangemode": "tozero"}}
+        layout = {
+            "height": 320,
+            "title": {"text": "live logical threads per process", "x": 0},
+            "xaxis": {"type": "date"},
+            "yaxis": {"title": "threads", "rangemode": "tozero"},
+        }
         parts.append(f"<div>{page.figure(data, layout)}</div>")
     lot = report.levels_over_time
     if lot.height:
         data = [
-            {"type": "bar", "name": name, "x": _iso(g["bin_ts"]), "y": g["records"].to_list(),
-             "marker": {"color": LEVEL_COLOURS.get(name, "#8a8f96")}}
+            {
+                "type": "bar",
+                "name": name,
+                "x": _iso(g["bin_ts"]),
+                "y": g["records"].to_list(),
+                "marker": {"color": LEVEL_COLOURS.get(name, "#8a8f96")},
+            }
             for (name,), g in lot.partition_by("level", as_dict=True, maintain_order=True).items()
         ]
-        layout = {"height": 320, "barmode": "stack", "bargap": 0, "title": {"text": "records by level", "x": 0},
-                  "xaxis": {"type": "date"}, "yaxis": {"title": "records"}}
+        layout = {
+            "height": 320,
+            "barmode": "stack",
+            "bargap": 0,
+            "title": {"text": "records by level", "x": 0},
+            "xaxis": {"type": "date"},
+            "yaxis": {"title": "records"},
+        }
         parts.append(f"<div>{page.figure(data, layout)}</div>")
     parts.append("</div>")
     if tot.height == 0 and lot.height == 0:
         parts.append("<p class='note'>The log has no times: nothing to draw over time.</p>")
     if report.requests is not None:
         rows = [
-            [str(r["pid"]), _num(r["requests"]), _num(r["records"]), _num(r["median_s"]), _num(r["max_s"]),
-             escape(r["slowest"])]
+            [
+                str(r["pid"]),
+                _num(r["requests"]),
+                _num(r["records"]),
+                _num(r["median_s"]),
+                _num(r["max_s"]),
+                escape(r["slowest"]),
+            ]
             for r in report.requests.head(30).iter_rows(named=True)
         ]
         parts.append("<h3>Requests (first to last record of each req- id)</h3>")
@@ -549,8 +590,12 @@ def _run_section(page: _Page, report: Report) -> str:
         parts.append("<p class='note'>No ERROR or CRITICAL record.</p>")
     else:
         rows = [
-            [_num(r["records"]), f"<details><summary>{escape(r['signature'])}</summary><pre>{escape(r['example'])}"
-             f"</pre></details>", _time(r["first_ts"]), escape(str(r["where"]))]
+            [
+                _num(r["records"]),
+                f"<details><summary>{escape(r['signature'])}</summary><pre>{escape(r['example'])}</pre></details>",
+                _time(r["first_ts"]),
+                escape(str(r["where"])),
+            ]
             for r in groups.iter_rows(named=True)
         ]
         parts.append(_table(["records", "error (example inside)", "first", "first at"], rows, {0}))

@@ -359,8 +359,10 @@ def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = Fal
         .with_columns(pl.col("tid").cast(pl.Int64))
     )
     units = units.join(tracks, on=["track", "lane"]).select("unit", "tid")
-    thread_tid = threads.with_columns(unit=pl.format("t:{}", "thread_uid")).join(units, on="unit").select(
-        "thread_uid", pl.col("tid").alias("thread_tid")
+    thread_tid = (
+        threads.with_columns(unit=pl.format("t:{}", "thread_uid"))
+        .join(units, on="unit")
+        .select("thread_uid", pl.col("tid").alias("thread_tid"))
     )
     iterations = (
         iterations.with_columns(unit=pl.format("i:{}/{}/{}", *KEY))
@@ -408,16 +410,12 @@ def _instants(
         records = records.filter(pl.col("ts") >= keep.since)
     if keep.until is not None:
         records = records.filter(pl.col("ts") <= keep.until)
-    records = records.select(
-        "thread_uid", *KEY, "pid", "level", "message", "source", "line", ts_us=_us("ts")
-    ).collect()
+    records = records.select("thread_uid", *KEY, "pid", "level", "message", "source", "line", ts_us=_us("ts")).collect()
     if keep.by_iteration:
         records = records.join(iterations.select(KEY), on=KEY, how="semi")
     by_iteration = iterations.select(*KEY, pl.col("tid").alias("it_tid"))
     by_thread = threads.select("thread_uid", pl.col("tid").alias("th_tid"))
-    records = records.join(by_iteration, on=KEY, how="left").join(
-        by_thread, on="thread_uid", how="left"
-    )
+    records = records.join(by_iteration, on=KEY, how="left").join(by_thread, on="thread_uid", how="left")
     first_line = pl.col("message").str.split_exact("\n", 1).struct.field("field_0").str.slice(0, 80)
     return records.select(
         name=pl.format("{}: {}", "level", mask_secrets(first_line) if mask else first_line),
