@@ -510,3 +510,21 @@ def test_running_parse_is_left_alone(c07_store: Path) -> None:
         child.communicate()
     parse_json(C07, "--store", c07_store)
     assert _leftovers(c07_store) == []
+
+
+def test_timeline_shows_bracketed_file_and_logger_names(tmp_path: Path) -> None:
+    """A timeline's record lines print the file and logger names as text, not as markup."""
+    log = tmp_path / "run[old].log"
+    log.write_text(
+        "2026-11-25 23:40:44.235 100 1 INFO app[red].x [-] start\n"
+        "2026-11-25 23:40:44.236 100 1 WARNING app[red].x [-] careful [x]\n"
+    )
+    fmt = "%(asctime)s.%(msecs)03d %(process)d %(thread)d %(levelname)s %(name)s [-] %(message)s"
+    assert_ok(run("parse", log, "--format", fmt, "--store", tmp_path / "s"))
+    thread = pl.read_parquet(tmp_path / "s" / "records.parquet")["thread_uid"][0]
+    shown = run("timeline", "--thread", thread, "--store", tmp_path / "s")
+    assert_ok(shown)
+    assert "app[red].x" in shown.stdout
+    assert "careful [x]" in shown.stdout
+    assert "run[old].log:1" in shown.stdout
+    assert "run[old].log:2" in shown.stdout

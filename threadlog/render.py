@@ -292,7 +292,8 @@ def _print_records(con: Console, records: pl.DataFrame) -> None:
         where = f"{Path(row['source']).name}:{row['line']}"
         tag = "" if row["attribution"] in ("thread", None) else f" ({row['attribution']})"
         con.print(
-            f"{offset:>10} [{style}]{lvl:<8}[/] {row['logger'] or '-'}  {escape(lines[0])}  [dim]{where}{tag}[/]",
+            f"{offset:>10} [{style}]{escape(f'{lvl:<8}')}[/] {escape(row['logger'] or '-')}  {escape(lines[0])}  "
+            f"[dim]{escape(where + tag)}[/]",
             soft_wrap=True,
         )
         for extra in lines[1:]:
