@@ -43,7 +43,7 @@ from threadlog.cli import app
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import grammar_from_format
 from threadlog.ingest import IngestOptions, ingest
-from threadlog.reader import CHUNK_BYTES
+from threadlog.reader import CHUNK_BYTES, split_lines
 from threadlog.store import Store
 
 C05 = rally_log("c05-serial", "thread")
@@ -1086,3 +1086,16 @@ def test_stdin_and_file_agree_on_hostile_bytes(tmp_path: Path) -> None:
     assert from_file["lines"] == 100
     for key in ("lines", "records", "unparsed_lines", "replaced_lines", "lines_in_records"):
         assert from_file[key] == from_stdin[key], key
+
+
+@pytest.mark.parametrize("start", [b"\x1f\x8b", b"x\x01", b"x^", b"x\x9c", b"x\xda", b"(\xb5/\xfd"])
+def test_a_line_that_begins_like_compressed_data(start: bytes) -> None:
+    """A chunk whose first line begins with gzip, zlib or zstd magic is text, not data for the
+    CSV reader to decompress (a fuzzed second line began with gzip's magic and crashed the parse)."""
+    line = lines_of(C05)[0]
+    data = line + b"\n" + start + b"y.api [-] hello\n" + line + b"\n"
+    check_ingest(data, None)
+    check_ingest(data, FULL_FORMAT)
+    text, _ = split_lines(start + b"abc\nnext\n")
+    assert text.len() == 2
+    assert text[1] == "next"

@@ -33,6 +33,9 @@ OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 REPLACEMENT = "\ufffd"
 # Separator candidates for the CSV split: control bytes that real logs almost never hold.
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03", b"\x04")
+# polars' CSV reader decompresses bytes that begin like gzip, zlib or zstd data: a chunk of
+# text that happens to start so (a fuzzed line did) must not reach it
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x28\xb5\x2f\xfd")
 
 
 @dataclass(frozen=True)
@@ -195,9 +198,9 @@ def split_lines(data: bytes) -> tuple[pl.Series, int]:
     if not data:
         return pl.Series("text", [], dtype=pl.String), 0
     sep = next((s for s in _SEPARATORS if s not in data), None)
-    # hostile input holding every candidate, or a chunk the CSV reader sees as empty (a
-    # lone byte-order mark, which it drops): split in Python
-    if sep is None or data.lstrip(b"\xef\xbb\xbf\r\n") == b"":
+    # hostile input holding every candidate, a chunk the CSV reader sees as empty (a lone
+    # byte-order mark, which it drops) or one it would take for compressed data: split in Python
+    if sep is None or data.lstrip(b"\xef\xbb\xbf\r\n") == b"" or data.startswith(_COMPRESSED_MAGIC):
         return _split_in_python(data)
     try:
         text = _read(data, sep, "utf8")
