@@ -26,9 +26,7 @@ BEFORE = Path(__file__).parent / "meta_before_parse_summary.json"
 counts = st.integers(min_value=0, max_value=10**9)
 seconds = st.floats(min_value=0, max_value=1e5, allow_nan=False)
 texts = st.text(max_size=20)
-times = st.datetimes(
-    min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.none() | st.just(UTC)
-)
+times = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.none() | st.just(UTC))
 optional_seconds = st.none() | seconds
 
 summaries = st.builds(

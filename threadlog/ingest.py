@@ -259,9 +259,7 @@ def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame
     )
 
 
-def _summary(
-    writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], stats: Any
-) -> ParseSummary:
+def _summary(writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], stats: Any) -> ParseSummary:
     distinct = list(dict.fromkeys(grammars.values()))
     rec = pl.scan_parquet(writer.path("records"))
     # streamed, one query at a time: the in-memory engine loads whole columns (900 MB at
