@@ -278,7 +278,7 @@ def parse(
     """
     # The parser's modules (and pyparsing) load only here: reading the store starts faster.
     from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset  # noqa: PLC0415
-    from threadlog.ingest import IngestOptions, ingest  # noqa: PLC0415
+    from threadlog.ingest import IngestOptions, ingest_summary  # noqa: PLC0415
     from threadlog.rally_join import parse_offset  # noqa: PLC0415
 
     if sum(x is not None for x in (fmt, rally_conf, preset_name)) > 1:
@@ -301,14 +301,14 @@ def parse(
     )
     err = err_console()
     live = err.is_terminal and not as_json
-    summary = ingest_with_progress(logs, options, err) if live else ingest(logs, options)
+    summary = ingest_with_progress(logs, options, err) if live else ingest_summary(logs, options)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
+        typer.echo(json.dumps(summary.to_json(), indent=2, default=str))
     else:
         print_summary(summary, err, "threadlog parse")
-    for note in summary.get("notes", []):
+    for note in summary.notes:
         err.print(f"note: {escape(note)}", soft_wrap=True)
-    for warning in summary.get("warnings", []):
+    for warning in summary.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
@@ -356,9 +356,9 @@ def info(as_json: JsonOpt = False, store: StoreOpt = None) -> None:
         threadlog info --json
     """
     with _reading(store) as opened:
-        summary = {**opened.meta.get("summary", {}), "store": str(opened.root)}
+        summary = opened.summary
     if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
+        typer.echo(json.dumps(summary.to_json(), indent=2, default=str))
     else:
         print_summary(summary, out_console(), "threadlog info")
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from threadlog.reader import CHUNK_BYTES, Source, open_source
 from threadlog.reconstruct import ReconstructOptions
 from threadlog.rotation import backwards_steps, order_by_time
 from threadlog.store import StoreWriter, previous_parse, resolve_store
+from threadlog.summary import FormatSummary, IterationCounts, ParseSummary, RecycledIdents, Timings
 
-__all__ = ["IngestOptions", "ingest"]
+__all__ = ["IngestOptions", "ingest", "ingest_summary"]
 
 KEY_COLUMNS = ["source", "line", "pid", "thread", "thread_name", "ts"]
 
@@ -51,6 +52,11 @@ class IngestOptions:
 
 
 def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, Any]:
+    """Parse `paths` (in order) into a new store and return the summary as JSON values."""
+    return ingest_summary(paths, options).to_json()
+
+
+def ingest_summary(paths: list[str], options: IngestOptions | None = None) -> ParseSummary:
     """Parse `paths` (in order) into a new store and return the summary."""
     options = options or IngestOptions()
     started = time.perf_counter()
@@ -78,15 +84,19 @@ def ingest(paths: list[str], options: IngestOptions | None = None) -> dict[str, 
                 waited = time.perf_counter()
                 reports, read_seconds = reading.result()
                 joined = time.perf_counter()
-                summary["rally"] = write_rally_tables(writer, reports, options.utc_offset)
-                summary["timings"]["rally"] = round(time.perf_counter() - joined, 3)
-                summary["timings"]["rally_report_read"] = read_seconds
-                summary["timings"]["rally_report_wait"] = round(joined - waited, 3)
-            summary["notes"] = _notes(given, sources, previous)
-            summary["seconds"] = round(time.perf_counter() - started, 3)
+                rally = write_rally_tables(writer, reports, options.utc_offset)
+                timings = replace(
+                    summary.timings,
+                    rally=round(time.perf_counter() - joined, 3),
+                    rally_report_read=read_seconds,
+                    rally_report_wait=round(joined - waited, 3),
+                )
+                summary = replace(summary, rally=rally, timings=timings)
+            summary = replace(
+                summary, notes=_notes(given, sources, previous), seconds=round(time.perf_counter() - started, 3)
+            )
             writer.commit(_meta(sources, summary))
-    summary["store"] = str(root)
-    return summary
+    return replace(summary, store=str(root))
 
 
 def _read_reports(paths: list[str]) -> tuple[list[RallyReport], float]:
@@ -142,7 +152,7 @@ def _open(name: str, spool: Path | None) -> Source:
 
 def _write_store(
     writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], options: IngestOptions
-) -> dict[str, Any]:
+) -> ParseSummary:
     clock = _Clock()
     out = run_pipeline(
         writer,
@@ -171,12 +181,24 @@ def _write_store(
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
     if figures is not None:
-        summary.update(figures)
-    summary["warnings"] = backwards_steps(out.spans, [s.name for s in sources])
-    summary["timings"] = clock.laps
-    if options.reconstruct is not None:
-        summary["timings"]["reconstruct_in_parse"] = round(out.reconstruct_seconds, 3)
-    return summary
+        summary = replace(summary, **_figures(figures))
+    reconstruct_seconds = round(out.reconstruct_seconds, 3) if options.reconstruct is not None else None
+    return replace(
+        summary,
+        warnings=backwards_steps(out.spans, [s.name for s in sources]),
+        timings=Timings(**clock.laps, reconstruct_in_parse=reconstruct_seconds),
+    )
+
+
+def _figures(figures: dict[str, Any]) -> dict[str, Any]:
+    """The reconstructor's figures as the summary's fields."""
+    return {
+        "logical_threads": figures["logical_threads"],
+        "recycled_idents": RecycledIdents.from_json(figures["recycled_idents"]),
+        "tasks": figures["tasks"],
+        "workloads": figures["workloads"],
+        "iterations": IterationCounts.from_json(figures["iterations"]),
+    }
 
 
 def _refuse_mostly_unparsed(stats: ParseStats, grammars: dict[str, LineGrammar]) -> None:
@@ -237,9 +259,7 @@ def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame
     )
 
 
-def _summary(
-    writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], stats: Any
-) -> dict[str, Any]:
+def _summary(writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], stats: Any) -> ParseSummary:
     distinct = list(dict.fromkeys(grammars.values()))
     rec = pl.scan_parquet(writer.path("records"))
     # streamed, one query at a time: the in-memory engine loads whole columns (900 MB at
@@ -258,27 +278,27 @@ def _summary(
     row: dict[str, Any] = {}
     for query in queries:
         row.update(query.collect(engine="streaming").row(0, named=True))
-    return {
-        "files": [s.name for s in sources],
-        "format": distinct[0].describe(),
+    return ParseSummary(
+        files=[s.name for s in sources],
+        format=FormatSummary.from_json(distinct[0].describe()),
         # when a rotated set changed format on the way, which file was read with which
-        "format_per_file": {name: g.name for name, g in grammars.items()} if len(distinct) > 1 else None,
-        "lines": stats.lines,
-        "lines_per_file": stats.per_source_lines,
-        "lines_in_records": stats.lines_in_records,
-        "bytes": stats.bytes,
-        "records": row["records"],
-        "multiline_records": row["multiline"],
-        "unparsed_lines": row["unparsed"],
-        "replaced_lines": stats.replaced_lines,
-        "first_ts": row["first_ts"],
-        "last_ts": row["last_ts"],
-        "processes": row["processes"],
-        "pid_thread_pairs": row["pairs"] if any("thread" in g.attributes for g in distinct) else None,
-    }
+        format_per_file={name: g.name for name, g in grammars.items()} if len(distinct) > 1 else None,
+        lines=stats.lines,
+        lines_per_file=stats.per_source_lines,
+        lines_in_records=stats.lines_in_records,
+        bytes=stats.bytes,
+        records=row["records"],
+        multiline_records=row["multiline"],
+        unparsed_lines=row["unparsed"],
+        replaced_lines=stats.replaced_lines,
+        first_ts=row["first_ts"],
+        last_ts=row["last_ts"],
+        processes=row["processes"],
+        pid_thread_pairs=row["pairs"] if any("thread" in g.attributes for g in distinct) else None,
+    )
 
 
-def _meta(sources: list[Source], summary: dict[str, Any]) -> dict[str, Any]:
+def _meta(sources: list[Source], summary: ParseSummary) -> dict[str, Any]:
     return {
         "sources": [
             {
@@ -289,7 +309,7 @@ def _meta(sources: list[Source], summary: dict[str, Any]) -> dict[str, Any]:
             }
             for s in sources
         ],
-        "format": summary["format"],
-        "format_per_file": summary["format_per_file"],
-        "summary": summary,
+        "format": summary.format.to_json(),
+        "format_per_file": summary.format_per_file,
+        "summary": summary.to_json(),
     }

@@ -8,7 +8,6 @@ a pipe or ``--json``.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from threadlog.workloads import STAT_COLUMNS
 
 if TYPE_CHECKING:
     from threadlog.ingest import IngestOptions
+    from threadlog.summary import ParseSummary
 
 __all__ = [
     "CANDIDATES",
@@ -136,8 +136,8 @@ def err_console() -> Console:
     return con
 
 
-def ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> dict[str, Any]:
-    from threadlog.ingest import ingest  # noqa: PLC0415 (see parse)
+def ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) -> ParseSummary:
+    from threadlog.ingest import ingest_summary  # noqa: PLC0415 (see parse)
     from threadlog.reader import open_source  # noqa: PLC0415 (see parse)
 
     # progress counts bytes of text; the total is known only for plain files
@@ -147,10 +147,10 @@ def ingest_with_progress(logs: list[str], options: IngestOptions, err: Console) 
     with Progress("reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("read", total=total or None)
         options.progress = lambda done: bar.update(task, completed=done)
-        return ingest(logs, options)
+        return ingest_summary(logs, options)
 
 
-def print_summary(s: dict[str, Any], con: Console, title: str) -> None:
+def print_summary(s: ParseSummary, con: Console, title: str) -> None:
     """A parse's summary: a table in a terminal, else ``key<TAB>value`` lines."""
     rows = summary_rows(s)
     if not con.is_terminal:
@@ -164,33 +164,33 @@ def print_summary(s: dict[str, Any], con: Console, title: str) -> None:
     con.print(table)
 
 
-def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+def summary_rows(s: ParseSummary) -> list[tuple[str, str]]:
     """A parse's summary as (label, value) rows, in the order people read them."""
-    fmt = s["format"]
-    how = "detected" if fmt["detected"] else "given"
+    how = "detected" if s.format.detected else "given"
     rows: list[tuple[str, Any]] = [
-        ("files", ", ".join(s["files"])),
-        ("format", f"{fmt['name']} ({how})" + _per_file(s.get("format_per_file"))),
-        ("lines read", f"{s['lines']:,}"),
-        ("records", f"{s['records']:,}"),
-        ("multi-line records", f"{s['multiline_records']:,}"),
-        ("unparsed lines", f"{s['unparsed_lines']:,}"),
-        ("lines with replaced bytes", f"{s['replaced_lines']:,}"),
+        ("files", ", ".join(s.files)),
+        ("format", f"{s.format.name} ({how})" + _per_file(s.format_per_file)),
+        ("lines read", f"{s.lines:,}"),
+        ("records", f"{s.records:,}"),
+        ("multi-line records", f"{s.multiline_records:,}"),
+        ("unparsed lines", f"{s.unparsed_lines:,}"),
+        ("lines with replaced bytes", f"{s.replaced_lines:,}"),
         ("time span", _span(s)),
-        ("processes", f"{s['processes']:,}"),
-        ("(pid, ident) pairs", "no ident in format" if s["pid_thread_pairs"] is None else f"{s['pid_thread_pairs']:,}"),
+        ("processes", f"{s.processes:,}"),
+        ("(pid, ident) pairs", "no ident in format" if s.pid_thread_pairs is None else f"{s.pid_thread_pairs:,}"),
     ]
-    for key, label in (
-        ("logical_threads", "logical threads"),
-        ("recycled_idents", "recycled idents"),
-        ("tasks", "tasks"),
-        ("workloads", "workloads"),
-        ("iterations", "iterations"),
-    ):
-        if key in s:
-            rows.append((label, _fmt_value(s[key])))
-    rows += [("rally report", describe_join(facts)) for facts in s.get("rally") or []]
-    rows += [("took", f"{s['seconds']:.2f} s"), ("store", s["store"])]
+    if s.reconstructed:
+        figures = s.to_json()  # the nested counts print as "key value" pairs
+        for key, label in (
+            ("logical_threads", "logical threads"),
+            ("recycled_idents", "recycled idents"),
+            ("tasks", "tasks"),
+            ("workloads", "workloads"),
+            ("iterations", "iterations"),
+        ):
+            rows.append((label, _fmt_value(figures[key])))
+    rows += [("rally report", describe_join(facts)) for facts in s.rally or []]
+    rows += [("took", f"{s.seconds:.2f} s"), ("store", s.store)]
     return [(k, str(v)) for k, v in rows]
 
 
@@ -206,12 +206,10 @@ def _fmt_value(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def _span(s: dict[str, Any]) -> str:
-    if s["first_ts"] is None:
+def _span(s: ParseSummary) -> str:
+    if s.first_ts is None or s.last_ts is None:
         return "no timestamps in format"
-    # from meta.json they come back as text
-    first, last = (datetime.fromisoformat(t) if isinstance(t, str) else t for t in (s["first_ts"], s["last_ts"]))
-    return f"{first} .. {last} ({(last - first).total_seconds():.3f} s)"
+    return f"{s.first_ts} .. {s.last_ts} ({(s.last_ts - s.first_ts).total_seconds():.3f} s)"
 
 
 def out_console() -> Console:

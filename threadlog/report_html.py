@@ -19,6 +19,7 @@ from threadlog import __version__
 from threadlog.output import Target
 from threadlog.report import BARS_LIMIT, GL_ABOVE, MAX_SECTIONS, SLOWEST, Report, Section, Timeline, build_report
 from threadlog.store import Store
+from threadlog.summary import ParseSummary
 
 __all__ = ["render_report", "write_report"]
 
@@ -606,18 +607,19 @@ def _run_section(page: _Page, report: Report) -> str:
 
 
 def _header(report: Report, masked: bool) -> str:
-    summary = report.meta.get("summary", {})
+    summary = ParseSummary.from_json(report.meta.get("summary") or {})
     sources = ", ".join(escape(s.get("name", "?")) for s in report.meta.get("sources", []))
-    its = summary.get("iterations") or {}
-    facts = [
-        ("records", summary.get("records")),
-        ("processes", summary.get("processes")),
-        ("logical threads", summary.get("logical_threads")),
+    facts: list[tuple[str, int | None]] = [
+        ("records", summary.records),
+        ("processes", summary.processes),
+        ("logical threads", summary.logical_threads),
     ]
-    if isinstance(its, dict) and its.get("total"):
-        facts += [(f"iterations {k}", its.get(k)) for k in ("total", "ok", "error", "unfinished")]
+    its = summary.iterations
+    if its is not None and its.total:
+        facts += [("iterations total", its.total), ("iterations ok", its.ok)]
+        facts += [("iterations error", its.error), ("iterations unfinished", its.unfinished)]
     fact = " · ".join(f"{escape(k)} {_num(v)}" for k, v in facts if v is not None)
-    span = f"{escape(str(summary.get('first_ts')))} .. {escape(str(summary.get('last_ts')))}"
+    span = f"{escape(str(summary.first_ts))} .. {escape(str(summary.last_ts))}"
     mask = "secrets masked" if masked else "secrets NOT masked"
     return (
         f"<header><h1>threadlog report</h1><div class='sub'>{sources}</div>"

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from polars.io.plugins import register_io_source
 
 from threadlog import __version__
 from threadlog.errors import ThreadlogError
+from threadlog.summary import ParseSummary
 
 __all__ = [
     "DEFAULT_STORE",
@@ -280,6 +281,11 @@ class Store:
                 f"the store at {root} was written by another threadlog version; run `threadlog parse LOG` again"
             )
         return cls(root, meta)
+
+    @property
+    def summary(self) -> ParseSummary:
+        """The summary of the parse that made the store (defaults where an older one left keys out)."""
+        return replace(ParseSummary.from_json(self.meta.get("summary") or {}), store=str(self.root))
 
     @contextmanager
     def reading(self) -> Iterator[None]:

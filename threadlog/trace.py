@@ -336,7 +336,7 @@ def _metadata(tracks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 def trace_events(store: Store, keep: TraceFilter | None = None, mask: bool = False) -> list[pl.DataFrame]:
     """The run (or the part `keep` names) as trace events, one frame per kind, times in µs."""
     keep = keep or TraceFilter()
-    if store.meta["summary"]["first_ts"] is None:  # the parse's summary: no record has a time
+    if store.summary.first_ts is None:  # the parse's summary: no record has a time
         raise ThreadlogError(
             "this log has no timestamps, so it cannot be drawn as a trace; "
             "`threadlog timeline` and `threadlog export` still work"

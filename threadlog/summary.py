@@ -1,0 +1,216 @@
+"""A parse's summary as typed fields, and its JSON form as kept in the store's meta.json.
+
+`to_json` gives the keys in the order `parse --json` and `info --json` print them;
+`from_json` reads that back, and the meta.json of older stores too (missing keys take defaults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FormatSummary:
+    """The log format the parse read with, and whether it was detected or given."""
+
+    name: str = ""
+    formats: list[str] = field(default_factory=list)
+    exception_prefixes: list[str] = field(default_factory=list)
+    detected: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "formats": list(self.formats),
+            "exception_prefixes": list(self.exception_prefixes),
+            "detected": self.detected,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FormatSummary:
+        return cls(
+            name=data.get("name", ""),
+            formats=list(data.get("formats", [])),
+            exception_prefixes=list(data.get("exception_prefixes", [])),
+            detected=bool(data.get("detected", False)),
+        )
+
+
+@dataclass(frozen=True)
+class RecycledIdents:
+    """Thread idents that stood for more than one logical thread."""
+
+    count: int = 0
+    most_generations: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "most_generations": self.most_generations}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RecycledIdents:
+        return cls(count=data.get("count", 0), most_generations=data.get("most_generations", 0))
+
+
+@dataclass(frozen=True)
+class IterationCounts:
+    """Rally iterations found in the log, by how they ended."""
+
+    total: int = 0
+    ok: int = 0
+    error: int = 0
+    unfinished: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "ok": self.ok, "error": self.error, "unfinished": self.unfinished}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IterationCounts:
+        return cls(**{k: data.get(k, 0) for k in ("total", "ok", "error", "unfinished")})
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds spent in each phase of the parse; the optional phases ran only in some parses."""
+
+    parse: float = 0.0
+    tables: float = 0.0
+    write: float = 0.0
+    reconstruct_in_parse: float | None = None  # with threads and iterations
+    rally: float | None = None  # these three: with threads and iterations (Rally reports or not)
+    rally_report_read: float | None = None
+    rally_report_wait: float | None = None
+
+    def to_json(self) -> dict[str, float]:
+        out = {"parse": self.parse, "tables": self.tables, "write": self.write}
+        for key in ("reconstruct_in_parse", "rally", "rally_report_read", "rally_report_wait"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Timings:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class ParseSummary:
+    """What a parse read and found; the figures from threads and iterations are None in a
+    records-only parse, `rally` is None there too, and `store` is known only once stored."""
+
+    files: list[str] = field(default_factory=list)
+    format: FormatSummary = field(default_factory=FormatSummary)
+    format_per_file: dict[str, str] | None = None  # set when a rotated set changed format
+    lines: int = 0
+    lines_per_file: dict[str, int] = field(default_factory=dict)
+    lines_in_records: int = 0
+    bytes: int = 0
+    records: int = 0
+    multiline_records: int = 0
+    unparsed_lines: int = 0
+    replaced_lines: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    processes: int = 0
+    pid_thread_pairs: int | None = None  # None: the format has no thread ident
+    logical_threads: int | None = None
+    recycled_idents: RecycledIdents | None = None
+    tasks: int | None = None
+    workloads: int | None = None
+    iterations: IterationCounts | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    rally: list[dict[str, Any]] | None = None  # one join's facts per Rally report
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    store: str | None = None  # not kept in meta.json: the store is where meta.json is
+
+    @property
+    def reconstructed(self) -> bool:
+        """Whether the parse found threads and iterations (not a records-only parse)."""
+        return self.logical_threads is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON values (times as text), keys in the order they are printed."""
+        out: dict[str, Any] = {
+            "files": list(self.files),
+            "format": self.format.to_json(),
+            "format_per_file": None if self.format_per_file is None else dict(self.format_per_file),
+            "lines": self.lines,
+            "lines_per_file": dict(self.lines_per_file),
+            "lines_in_records": self.lines_in_records,
+            "bytes": self.bytes,
+            "records": self.records,
+            "multiline_records": self.multiline_records,
+            "unparsed_lines": self.unparsed_lines,
+            "replaced_lines": self.replaced_lines,
+            "first_ts": _time_text(self.first_ts),
+            "last_ts": _time_text(self.last_ts),
+            "processes": self.processes,
+            "pid_thread_pairs": self.pid_thread_pairs,
+        }
+        if self.reconstructed:
+            out.update(
+                logical_threads=self.logical_threads,
+                recycled_idents=(self.recycled_idents or RecycledIdents()).to_json(),
+                tasks=self.tasks,
+                workloads=self.workloads,
+                iterations=(self.iterations or IterationCounts()).to_json(),
+            )
+        out["warnings"] = list(self.warnings)
+        out["timings"] = self.timings.to_json()
+        if self.rally is not None:
+            out["rally"] = [dict(facts) for facts in self.rally]
+        out["notes"] = list(self.notes)
+        out["seconds"] = self.seconds
+        if self.store is not None:
+            out["store"] = self.store
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ParseSummary:
+        """The summary from its JSON form; keys an older threadlog did not write take defaults."""
+        recycled = data.get("recycled_idents")
+        iterations = data.get("iterations")
+        return cls(
+            files=list(data.get("files", [])),
+            format=FormatSummary.from_json(data.get("format") or {}),
+            format_per_file=data.get("format_per_file"),
+            lines=data.get("lines", 0),
+            lines_per_file=dict(data.get("lines_per_file") or {}),
+            lines_in_records=data.get("lines_in_records", 0),
+            bytes=data.get("bytes", 0),
+            records=data.get("records", 0),
+            multiline_records=data.get("multiline_records", 0),
+            unparsed_lines=data.get("unparsed_lines", 0),
+            replaced_lines=data.get("replaced_lines", 0),
+            first_ts=_time_value(data.get("first_ts")),
+            last_ts=_time_value(data.get("last_ts")),
+            processes=data.get("processes", 0),
+            pid_thread_pairs=data.get("pid_thread_pairs"),
+            logical_threads=data.get("logical_threads"),
+            recycled_idents=None if recycled is None else RecycledIdents.from_json(recycled),
+            tasks=data.get("tasks"),
+            workloads=data.get("workloads"),
+            iterations=None if iterations is None else IterationCounts.from_json(iterations),
+            warnings=list(data.get("warnings", [])),
+            timings=Timings.from_json(data.get("timings") or {}),
+            rally=None if data.get("rally") is None else [dict(facts) for facts in data["rally"]],
+            notes=list(data.get("notes", [])),
+            seconds=data.get("seconds", 0.0),
+            store=data.get("store"),
+        )
+
+
+def _time_text(value: datetime | None) -> str | None:
+    # str(), as meta.json has always held them: "2026-11-25 23:40:44.235000"
+    return None if value is None else str(value)
+
+
+def _time_value(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
