@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from threadlog.reconstruct import ITERATION_COLUMNS
 from threadlog.secrets import mask_secrets
 from threadlog.store import Store
 from threadlog.trace import nesting_lanes, request_spans
@@ -407,21 +408,8 @@ def build_report(store: Store, task: str | None = None, workload: int | None = N
     keys = drawn.select("task", "workload")
     names = iterations.collect_schema().names()
     wanted = [
-        *KEY,
-        "status",
-        "error_type",
-        "error",
-        "start_ts",
-        "end_ts",
-        "duration_s",
-        "pid",
-        "thread",
-        "thread_uid",
-        "records",
-        "first_line",
-        "last_line",
-        "source",
-        *[c for c in ("rally_duration_s", "rally_error") if c in names],
+        *(c for c in ITERATION_COLUMNS if c != "start_row"),
+        *(c for c in ("rally_duration_s", "rally_error") if c in names),
     ]
     its = iterations.join(keys.lazy(), on=["task", "workload"], how="semi").select(wanted).collect()
     if mask:
