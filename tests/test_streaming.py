@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import BLOG_FORMAT, BLOG_PREFIX, CASES, assert_ok, rally_log
+from threadlog import pipeline
 from threadlog import store as store_module
 from threadlog.cli import app
 from threadlog.grammars import grammar_from_format
@@ -36,16 +37,19 @@ def parse(case: str, variant: str, store: Path, chunk_bytes: int | None = None) 
     return ingest([str(rally_log(case, variant))], options)
 
 
+@pytest.mark.parametrize("feed_chunks", [1, 3])
 @pytest.mark.parametrize("variant", ["thread", "blog", "default"])
 @pytest.mark.parametrize("case", CASES)
-def test_small_chunks_give_the_same_store(tmp_path, case, variant):
+def test_small_chunks_give_the_same_store(tmp_path, monkeypatch, case, variant, feed_chunks):
     """Threads, iterations and every record's attribution come out the same whether the log
-    is one chunk or dozens: the state a chunk carries into the next is complete.
+    is one chunk or dozens, reconstructed a chunk at a time or a few together: the state a
+    feed carries into the next is complete, and a batch's columns go back to its chunks.
 
     (The first chunk must hold a marker, or the automatic time-gap rule would be on: 24 KiB
     holds one in every case.)
     """
     whole = parse(case, variant, tmp_path / "whole")
+    monkeypatch.setattr(pipeline, "FEED_CHUNKS", feed_chunks)
     cut = parse(case, variant, tmp_path / "cut", chunk_bytes=24 << 10)
     assert whole["bytes"] > 4 * (24 << 10)  # really several chunks
     expected, got = tables(tmp_path / "whole"), tables(tmp_path / "cut")
@@ -110,6 +114,7 @@ def test_silent_processes_are_retired_without_changing_the_result(tmp_path, monk
         return out
 
     monkeypatch.setattr(Reconstructor, "feed", feed)
+    monkeypatch.setattr(pipeline, "FEED_CHUNKS", 1)  # a feed per chunk, to watch the state chunk by chunk
     ingest([str(log)], IngestOptions(store=str(tmp_path / "cut"), chunk_bytes=8 << 10))
     assert len(open_threads) > 10
     # 40 busy processes and 4001's two threads; after an hour 4001's are closed; then it is back
@@ -148,8 +153,9 @@ def test_markers_after_a_long_preamble_still_turn_the_time_gap_rule_off(tmp_path
     assert "time_gap" not in expected["threads"]["reason"].to_list()
     for name in expected:
         assert got[name].equals(expected[name]), name
-    # without the scan, the first chunk alone would have turned the rule on
+    # without the scan, the first chunk alone (fed alone) would have turned the rule on
     monkeypatch.setattr("threadlog.pipeline._has_markers", lambda sources, markers: None)
+    monkeypatch.setattr(pipeline, "FEED_CHUNKS", 1)
     assert "time_gap" in run("first-chunk-only")["threads"]["reason"].to_list()
 
 

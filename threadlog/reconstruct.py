@@ -17,7 +17,7 @@ into generations, one per real thread, by the evidence a log holds (in this orde
   idents with no marker between them.
 * ``time_gap``: on keys without markers, silence longer than ``gap`` seconds. By default
   only in logs without iteration markers (a scan of the raw bytes before parsing, stopping
-  at the first marker, tells; failing that, the first chunk): in a Rally log the
+  at the first marker, tells; failing that, the first chunks fed): in a Rally log the
   markers and the workload and hook evidence already cut every thread, and a helper thread
   may wait for seconds (c07's hook event consumer does) without being a new thread.
 * ``first``: otherwise, the key's first record in its process.
