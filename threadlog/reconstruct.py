@@ -223,7 +223,7 @@ class Reconstructor:
             pl.col("m_error").alias("new_error"),
         )
         ev = self._processes.split(ev).drop("m_status", "m_error_type", "m_error", "process_start", "finished_workload")
-        keyed = self._split_lifetimes(ev).with_columns(_thread_uid())
+        keyed = self._split_lifetimes(ev)
         if not self.has_ident:
             keyed = self._attribute_by_window(keyed)
         self._open_iterations(keyed)
@@ -234,7 +234,8 @@ class Reconstructor:
         self._threads.add(keyed, self._keys.current_threads())
         self._count_iterations(keyed, ends)
         self._retire_silent_processes(ev["ts"].max())
-        out = keyed.lazy().select("row", *RECORD_SCHEMA).sort("row").drop("row")
+        # the ids are formatted off the reconstructor's thread, with the records' order
+        out = keyed.lazy().with_columns(_thread_uid()).select("row", *RECORD_SCHEMA).sort("row").drop("row")
         return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
     def finish(self) -> dict[str, object]:
@@ -430,7 +431,7 @@ class Reconstructor:
             pl.col("ts").alias("start_ts"),
             "pid",
             "thread",
-            "thread_uid",
+            _thread_uid(),
         ).sort("start_row")
         self._iterations.open(starts.with_columns(workload=self._workloads.number(keyed, starts)))
 
@@ -500,12 +501,13 @@ def _workload_boundary(main: pl.Expr | None = None) -> pl.Expr:
     return (pl.col("running_workload") | pl.col("finished_workload")) & (pl.col("main") if main is None else main)
 
 
-def _thread_uid() -> pl.Expr:
-    """``pid/ident#generation``; without an ident, ``pid/-#process instance``."""
+def _thread_uid(name: str = "thread_name") -> pl.Expr:
+    """``pid/ident#generation``; without an ident, ``pid/-#process instance`` (`name`: the
+    column of the thread's name)."""
     return pl.format(
         "{}/{}#{}",
         pl.col("pid").cast(pl.String).fill_null("-"),
-        pl.coalesce(pl.col("thread").cast(pl.String), pl.col("thread_name"), pl.lit("-")),
+        pl.coalesce(pl.col("thread").cast(pl.String), pl.col(name), pl.lit("-")),
         pl.when(pl.col("ident_id").is_null()).then(pl.col("inst")).otherwise(pl.col("generation")),
     ).alias("thread_uid")
 
@@ -614,7 +616,8 @@ class _OpenThreads:
             high(start_row).alias("max_start"),
         ]
         part = keyed.group_by(block.alias("_block"), maintain_order=True).agg(
-            pl.col("tid", "thread_uid", "pid", "thread", "generation").first(),
+            pl.col("tid", "pid", "thread", "generation", "ident_id", "inst").first(),
+            pl.col("thread_name").first().alias("first_name"),
             pl.col("source").first().cast(pl.String),
             pl.col("reason").first(),  # a thread's first record says why it began
             pl.col("thread_name", "task", "workload", "iteration").drop_nulls().first(),
@@ -623,7 +626,9 @@ class _OpenThreads:
             pl.col("line").last().alias("last_line"),
             pl.len().cast(pl.Int64).alias("records"),
         )
-        part = part.with_columns(pl.col("reason").cast(pl.String)).drop("_block")
+        part = part.with_columns(_thread_uid("first_name"), pl.col("reason").cast(pl.String)).drop(
+            "_block", "ident_id", "inst", "first_name"
+        )
         if self._open is not None:
             # threads that began in an earlier chunk: their parts so far and this chunk's
             going_on = pl.col("tid").is_in(self._open["tid"].implode())
