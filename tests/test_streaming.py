@@ -193,3 +193,20 @@ def test_an_empty_file_between_others_is_counted_however_the_chunks_fall(tmp_pat
         [str(first), str(empty), str(last)], IngestOptions(store=str(tmp_path / "store"), chunk_bytes=8 << 10)
     )
     assert summary["lines_per_file"] == {str(first): 3000, str(empty): 0, str(last): 1}
+
+
+def test_a_workload_message_cut_by_a_chunk_boundary_is_read_whole(tmp_path):
+    """The records that describe workloads are picked out as each chunk is parsed; a
+    ``Running workload`` whose config continues into the next chunk still gives its scenario
+    and runner, as when the log is one chunk."""
+    text = gzip.decompress(rally_log("c07-multi-workload", "thread").read_bytes())
+    log = tmp_path / "rally.log"
+    log.write_bytes(text)
+    head = text.index(b"Running workload:")
+    cut = text.index(b"config = {", head) + 3  # the first chunk ends inside the config
+    ingest([str(log)], IngestOptions(store=str(tmp_path / "whole")))
+    ingest([str(log)], IngestOptions(store=str(tmp_path / "cut"), chunk_bytes=cut))
+    expected, got = (pl.read_parquet(tmp_path / s / "workloads.parquet") for s in ("whole", "cut"))
+    assert expected["scenario"].null_count() == 0
+    assert expected["scenario_args"].null_count() == 0
+    assert got.equals(expected)

@@ -28,6 +28,7 @@ from threadlog.reconstruct import ReconstructOptions
 from threadlog.rotation import backwards_steps, order_by_time
 from threadlog.store import StoreWriter, previous_parse, resolve_store
 from threadlog.summary import FormatSummary, IterationCounts, ParseSummary, RecycledIdents, Timings
+from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS
 
 __all__ = ["IngestOptions", "ingest", "ingest_summary"]
 
@@ -79,12 +80,12 @@ def ingest_summary(paths: list[str], options: IngestOptions | None = None) -> Pa
         sources = order_by_time(sources, grammars)
         with StoreWriter(root) as writer:
             previous = previous_parse(root)
-            summary = _write_store(writer, sources, grammars, options)
+            summary, workload_messages = _write_store(writer, sources, grammars, options)
             if options.reconstruct is not None:
                 waited = time.perf_counter()
                 reports, read_seconds = reading.result()
                 joined = time.perf_counter()
-                rally = write_rally_tables(writer, reports, options.utc_offset)
+                rally = write_rally_tables(writer, reports, options.utc_offset, workload_messages)
                 timings = replace(
                     summary.timings,
                     rally=round(time.perf_counter() - joined, 3),
@@ -152,7 +153,9 @@ def _open(name: str, spool: Path | None) -> Source:
 
 def _write_store(
     writer: StoreWriter, sources: list[Source], grammars: dict[str, LineGrammar], options: IngestOptions
-) -> ParseSummary:
+) -> tuple[ParseSummary, pl.DataFrame]:
+    """Parse into the store's records, threads and iterations; the summary, and the records
+    that describe workloads (whole, with any lines that joined them late)."""
     clock = _Clock()
     out = run_pipeline(
         writer,
@@ -175,19 +178,23 @@ def _write_store(
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
             writer.write_sorted_table(table, out.table_parts[table], key, out.schemas[table])
     clock.lap("tables")
+    messages = pl.concat(out.workload_parts) if out.workload_parts else pl.DataFrame(schema=records.collect_schema())
     if out.late_parts:
-        records = _merge_late_parts(records, pl.concat(out.late_parts))
+        late = pl.concat(out.late_parts)
+        records = _merge_late_parts(records, late)
+        messages = _merge_late_parts(messages.lazy(), late).collect()
     writer.sink_table("records", records)
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
     if figures is not None:
         summary = replace(summary, **_figures(figures))
     reconstruct_seconds = round(out.reconstruct_seconds, 3) if options.reconstruct is not None else None
-    return replace(
+    summary = replace(
         summary,
         warnings=backwards_steps(out.spans, [s.name for s in sources]),
         timings=Timings(**clock.laps, reconstruct_in_parse=reconstruct_seconds),
     )
+    return summary, messages.select(WORKLOAD_MESSAGE_COLUMNS)
 
 
 def _figures(figures: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from threadlog.reader import LineChunk, Source, contains, own_strings, read_chun
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.rotation import source_spans
 from threadlog.store import StoreWriter
+from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS, describes_workload
 
 __all__ = ["PipelineOutput", "run_pipeline"]
 
@@ -50,6 +51,8 @@ class PipelineOutput:
     schemas: dict[str, pl.Schema] = field(default_factory=dict)  # of each reconstructed table
     spans: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # each source's first and last timestamp
     figures: dict[str, Any] | None = None  # the reconstructor's, when there is one
+    # the records that describe Rally workloads (`workloads.describes_workload`), in log order
+    workload_parts: list[pl.DataFrame] = field(default_factory=list)
     reconstruct_seconds: float = 0.0  # time the reconstructor worked, alongside parsing
 
 
@@ -156,16 +159,22 @@ class _Pipeline:
             name = records["source"][0]
             self.out.spans[name] = (self.out.spans.get(name, (first, None))[0], last)
 
-    def _evidence(self, records: pl.DataFrame) -> pl.DataFrame:
+    def _evidence(self, records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The chunk's evidence for the reconstructor, and its few records that describe
+        workloads (picked out here, while the messages are at hand, rather than read back
+        from the whole records table after the parse)."""
         keys = records.select(KEY_COLUMNS).with_columns(pl.col("source").cast(self.source_names))
-        return keys.hstack(evidence(records, self.markers))
+        described = records.filter(describes_workload()).select(WORKLOAD_MESSAGE_COLUMNS)
+        return keys.hstack(evidence(records, self.markers)), own_strings(described)
 
     def _keep(self, batch: list[_Part]) -> None:
         """Reconstruct a batch of chunks (batches come in order: the reconstructor carries
         state) and have its chunks written with their thread and iteration columns."""
         columns = None
         if self.reconstructor is not None:
-            evidence_frame = pl.concat([part.found.result() for part in batch if part.found is not None])
+            found = [part.found.result() for part in batch if part.found is not None]
+            self.out.workload_parts.extend(described for _, described in found if described.height)
+            evidence_frame = pl.concat([evidence_frame for evidence_frame, _ in found])
             started = time.perf_counter()
             columns = self.reconstructor.feed(evidence_frame)
             self.out.reconstruct_seconds += time.perf_counter() - started
@@ -196,7 +205,7 @@ class _Part:
     """A chunk's records on their way to disk: its evidence (being found) and its part file."""
 
     records: pl.DataFrame
-    found: Future[pl.DataFrame] | None
+    found: Future[tuple[pl.DataFrame, pl.DataFrame]] | None
     path: Path
 
 

@@ -16,10 +16,12 @@ from threadlog.workloads import build_workloads
 __all__ = ["write_rally_tables"]
 
 
-def write_rally_tables(writer: StoreWriter, reports: list[RallyReport], utc_offset: int | None) -> list[dict[str, Any]]:
+def write_rally_tables(
+    writer: StoreWriter, reports: list[RallyReport], utc_offset: int | None, workload_messages: pl.DataFrame
+) -> list[dict[str, Any]]:
     """Join `reports` (if any) to the new store's iterations and write the Rally tables into
-    it; the join's figures, one dict per report. Raises `ThreadlogError` before anything of
-    the old store is touched."""
+    it (`workload_messages`: the records that describe workloads); the join's figures, one
+    dict per report. Raises `ThreadlogError` before anything of the old store is touched."""
     path = writer.path("iterations")
     iterations = pl.scan_parquet(path)
     report_workloads = None
@@ -31,7 +33,5 @@ def write_rally_tables(writer: StoreWriter, reports: list[RallyReport], utc_offs
         table, actions = with_empty_rally_columns(iterations).collect(), empty_actions()
     writer.write_table("iterations", table)
     writer.write_table("atomic_actions", actions)
-    writer.write_table(
-        "workloads", build_workloads(pl.scan_parquet(writer.path("records")), table.lazy(), report_workloads)
-    )
+    writer.write_table("workloads", build_workloads(workload_messages, table.lazy(), report_workloads))
     return summary

@@ -16,7 +16,7 @@ import polars as pl
 
 from threadlog.rally_report import CONTEXT_TYPE, SLA_TYPE
 
-__all__ = ["WORKLOAD_SCHEMA", "build_workloads", "statistics"]
+__all__ = ["WORKLOAD_MESSAGE_COLUMNS", "WORKLOAD_SCHEMA", "build_workloads", "describes_workload", "statistics"]
 
 RUNNING = "Running workload:"
 LOAD = "Load duration is:"
@@ -45,10 +45,26 @@ WORKLOAD_SCHEMA = {
 }
 
 
+# what `build_workloads` reads of the records `describes_workload` picks out
+WORKLOAD_MESSAGE_COLUMNS = ["pid", "source", "line", "line_end", "message"]
+
+
+def describes_workload() -> pl.Expr:
+    """The records that say which task a process runs, which workload it starts and how long
+    its load took: a few per workload."""
+    message = pl.col("message")
+    return (
+        message.str.starts_with(RUNNING)
+        | message.str.starts_with(LOAD)
+        | (message.str.starts_with("Task ") & ~message.str.contains("| ITER: ", literal=True))
+    )
+
+
 def build_workloads(
-    records: pl.LazyFrame, iterations: pl.LazyFrame, report_workloads: pl.DataFrame | None
+    messages: pl.DataFrame, iterations: pl.LazyFrame, report_workloads: pl.DataFrame | None
 ) -> pl.DataFrame:
-    """One row per (task, workload) of the iterations table, described from the log (and the report)."""
+    """One row per (task, workload) of the iterations table, described from the log (the
+    records `describes_workload` picks out, in log order) and the report."""
     counts = (
         iterations.filter(pl.col("task").is_not_null())
         .group_by("task", "workload")
@@ -61,7 +77,7 @@ def build_workloads(
         )
         .collect()
     )
-    described = _from_messages(records)
+    described = _from_messages(messages)
     table = counts.join(described, on=["task", "workload"], how="left").with_columns(
         load_duration_from=pl.when(pl.col("rally_load_s").is_not_null())
         .then(pl.lit("rally"))
@@ -83,18 +99,8 @@ def build_workloads(
     )
 
 
-def _from_messages(records: pl.LazyFrame) -> pl.DataFrame:
+def _from_messages(found: pl.DataFrame) -> pl.DataFrame:
     """Scenario, runner and Rally's load duration per (task, workload), from the task process's messages."""
-    message = pl.col("message")
-    found = (
-        records.filter(
-            message.str.starts_with(RUNNING)
-            | message.str.starts_with(LOAD)
-            | (message.str.starts_with("Task ") & ~message.str.contains("| ITER: ", literal=True))
-        )
-        .select("pid", "source", "line", "message")
-        .collect(engine="streaming")
-    )
     schema = {
         "task": pl.String,
         "workload": pl.Int64,
