@@ -23,6 +23,7 @@ import polars as pl
 from threadlog.grammars import LineGrammar
 from threadlog.markers import Markers, evidence
 from threadlog.parse import ParseStats, RecordBuilder
+from threadlog.rally_join import with_empty_rally_columns
 from threadlog.reader import LineChunk, Source, contains, own_strings, read_chunks
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.rotation import source_spans
@@ -193,7 +194,11 @@ class _Pipeline:
             self.writer.write_part(records, part.path)
 
     def _emit(self, table: str, rows: pl.DataFrame) -> None:
-        """Threads and iterations that are over go to disk as they come."""
+        """Threads and iterations that are over go to disk as they come (iterations with
+        Rally's columns, empty: a Rally report's join fills them in, and without one the
+        table is written once)."""
+        if table == "iterations":
+            rows = with_empty_rally_columns(rows.lazy()).collect()
         self.out.schemas[table] = rows.schema
         if rows.height:
             self.out.table_parts[table].append(self.writer.part_path(table))

@@ -1,6 +1,6 @@
 """The store's Rally tables, written at the end of a parse: Rally's columns in the iterations
-table, ``atomic_actions`` and ``workloads``. Without a report the Rally columns are null,
-``atomic_actions`` has no rows and ``workloads`` comes from the log alone."""
+table, ``atomic_actions`` and ``workloads``. Without a report the Rally columns stay null (as
+the parse wrote them), ``atomic_actions`` has no rows and ``workloads`` comes from the log alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from threadlog.rally_join import empty_actions, join_reports, with_empty_rally_columns
+from threadlog.rally_join import RALLY_COLUMNS, empty_actions, join_reports
 from threadlog.rally_report import RallyReport
 from threadlog.store import StoreWriter
 from threadlog.workloads import build_workloads
@@ -22,16 +22,17 @@ def write_rally_tables(
     """Join `reports` (if any) to the new store's iterations and write the Rally tables into
     it (`workload_messages`: the records that describe workloads); the join's figures, one
     dict per report. Raises `ThreadlogError` before anything of the old store is touched."""
-    path = writer.path("iterations")
-    iterations = pl.scan_parquet(path)
+    # the parse wrote the iterations with Rally's columns empty: only a report rewrites them
+    iterations = pl.scan_parquet(writer.path("iterations"))
     report_workloads = None
     summary: list[dict[str, Any]] = []
     if reports:
-        result = join_reports(iterations.collect(), reports, utc_offset)
+        result = join_reports(iterations.drop(*RALLY_COLUMNS).collect(), reports, utc_offset)
         table, actions, report_workloads, summary = result.iterations, result.actions, result.workloads, result.summary
+        writer.write_table("iterations", table)
+        iterations = table.lazy()
     else:
-        table, actions = with_empty_rally_columns(iterations).collect(), empty_actions()
-    writer.write_table("iterations", table)
+        actions = empty_actions()
     writer.write_table("atomic_actions", actions)
-    writer.write_table("workloads", build_workloads(workload_messages, table.lazy(), report_workloads))
+    writer.write_table("workloads", build_workloads(workload_messages, iterations, report_workloads))
     return summary
