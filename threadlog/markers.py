@@ -142,10 +142,16 @@ def _rally_markers(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(_rest=rest)
     rest = pl.col("_rest")
     ok = rest.str.starts_with("END: OK")
-    # what follows the status: RALLY_MARKER's optional `` (?P<error_type>[^:]*):(?P<error>.*)``
-    after = pl.when(ok).then(rest.str.slice(len("END: OK"))).otherwise(rest.str.slice(len("END: Error")))
-    has_error = after.str.starts_with(" ") & after.str.contains(":", literal=True)
-    frame = frame.with_columns(_after=pl.when(has_error).then(after.str.slice(1)).str.splitn(":", 2))
+    # what follows the status: RALLY_MARKER's optional `` (?P<error_type>[^:]*):(?P<error>.*)``,
+    # cut only from the ENDs that have more after their status (few: not every START and END)
+    frame = frame.with_columns(
+        _ok=pl.when(rest.str.starts_with("END: OK ")).then(rest),
+        _failed=pl.when(rest.str.starts_with("END: Error ")).then(rest),
+    )
+    said = pl.coalesce(pl.col("_ok").str.slice(len("END: OK ")), pl.col("_failed").str.slice(len("END: Error ")))
+    frame = frame.with_columns(_said=said)
+    said = pl.col("_said")
+    frame = frame.with_columns(_after=pl.when(said.str.contains(":", literal=True)).then(said).str.splitn(":", 2))
     after = pl.col("_after")
     error_line = after.struct.field("field_1").str.splitn("\n", 2).struct.field("field_0")
     is_end = (rest != "START").fill_null(False)
@@ -157,7 +163,7 @@ def _rally_markers(frame: pl.DataFrame) -> pl.DataFrame:
         _error_type=after.struct.field("field_0"),
         # ``.`` stops at the line's end
         _error=error_line.str.strip_chars_start(" "),
-    )
+    ).drop("_ok", "_failed", "_said")
 
 
 def _declared_markers(frame: pl.DataFrame, markers: Markers) -> pl.DataFrame:
