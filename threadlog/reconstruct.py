@@ -27,9 +27,9 @@ feed's per-record columns at once and hands over each thread and iteration as so
 is over, so memory holds one feed plus state per pid, per key and per open thread and
 iteration, however long the log. Within a feed everything is polars expressions, mostly
 shifts and restarting sums over the records in key order (`threadlog.keyed`); a key seen
-before enters the feed as a "carried" row that holds its state (see `_Keys`), so the same
+before enters the feed as a "carried" row that holds its state (`KeyState`), so the same
 expressions continue it. The state is kept by what owns it, each part in its own module
-with its schema beside it: `Processes` (per pid), `_Keys` (per key, here), `OpenThreads`,
+with its schema beside it: `Processes` (per pid), `KeyState` (per key), `OpenThreads`,
 `OpenIterations`, `WorkloadNumbering` and, in logs without idents, `WindowAttribution`.
 """
 
@@ -37,11 +37,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
 
 import polars as pl
 
-from threadlog.keyed import KEY, first_of, key_order, rows, seconds, thread_uid, upsert, within
+from threadlog.key_state import KeyState
+from threadlog.keyed import first_of, key_order, rows, seconds, thread_uid, within
 from threadlog.markers import END, START
 from threadlog.open_iterations import OpenIterations
 from threadlog.open_threads import OpenThreads
@@ -156,7 +156,7 @@ class Reconstructor:
         self._gap: float | None = None
         self._rows = 0  # records seen: the next record's row number
         self._processes = Processes(self.opts.pid_gap)
-        self._keys = _Keys()
+        self._keys = KeyState()
         self._threads = OpenThreads(self._emit_threads)
         self._iterations = OpenIterations(self._emit_iterations, has_ident=has_ident)
         self._window = WindowAttribution()  # without idents
@@ -206,7 +206,7 @@ class Reconstructor:
         """Emit the threads and iterations still open; the summary's figures."""
         self._threads.close()
         self._iterations.close()
-        self._keys = _Keys()  # the state is no longer needed
+        self._keys = KeyState()  # the state is no longer needed
         return self._tally.summary()
 
     # -- threads -------------------------------------------------------------------------
@@ -260,7 +260,7 @@ class Reconstructor:
         frame = frame.filter(~carried_row).rename({"k_generation": "generation", "k_tid": "tid"})
         if not self.has_ident:
             frame = frame.drop("start_row", "attribution")
-        return frame.drop(*_Keys.STATE.keys() - {"k_generation", "k_tid"}, "carried", "first", "end_value")
+        return frame.drop(*KeyState.STATE.keys() - {"k_generation", "k_tid"}, "carried", "first", "end_value")
 
     def _retire_silent_processes(self, newest: object) -> None:
         """Close the threads of processes silent for longer than ``pid_gap``.
@@ -365,93 +365,6 @@ def _split_rules(gap: float | None) -> list[tuple[str, pl.Expr]]:
         rules.append(("time_gap", ~main & ~pl.col("k_markers") & (silence > gap)))
     # the rules after iteration_start compare with the record before: on a key's first, none holds
     return [*rules, ("first", first)]
-
-
-class _Keys:
-    """What each ``(pid, ident)`` key carries from one chunk into the next: its last record
-    (``row, inst, mark, ts, thread_name``, the epochs it was in) and the running values
-    ``k_*`` the rules read at that record. In the next chunk it enters as a row ahead of the
-    key's records, flagged ``carried``, so shifts and running sums continue through it."""
-
-    STATE: ClassVar[dict[str, pl.DataType]] = {
-        "k_open": pl.Boolean,  # an iteration is open on the key
-        "k_trigger": pl.Boolean,  # the key triggered a hook
-        "k_markers": pl.Boolean,  # the key (this process) has had markers
-        "k_generation": pl.Int64,
-        "k_tid": pl.Int64,  # its current thread
-        "k_block_start": pl.Boolean,  # the key's current block began with a START
-        "k_block_row": pl.Int64,  # ... at this row
-        "k_block_ends": pl.Int64,  # ENDs in the block so far
-    }
-    LAST: ClassVar[list[str]] = ["row", "inst", "mark", "ts", "thread_name", "wl_epoch", "hook_epoch"]
-    # a key of a retired process keeps only the generation it reached
-    RETIRED: ClassVar[dict[str, pl.DataType]] = {"pid": pl.Int64, "ident_id": pl.Int64, "k_generation": pl.Int64}
-
-    def __init__(self) -> None:
-        self._table: pl.DataFrame | None = None  # per key: KEY, LAST, STATE
-        self._retired = pl.DataFrame(schema=self.RETIRED)
-
-    @property
-    def started(self) -> bool:
-        return self._table is not None
-
-    def carried_rows(self, ev: pl.DataFrame) -> pl.DataFrame:
-        """The rows that enter the chunk `ev` ahead of its records: one per key of `ev` seen
-        before."""
-        if self._table is None:
-            types = {**ev.schema, "inst": pl.Int32, "wl_epoch": pl.Int64, "hook_epoch": pl.Int64}
-            self._table = pl.DataFrame(schema={**{c: types[c] for c in (*KEY, *self.LAST)}, **self.STATE})
-        present = ev.select(KEY).unique()
-        carried = self._table.join(present, on=KEY, how="semi", nulls_equal=True)
-        back = self._retired.join(present, on=KEY, how="semi", nulls_equal=True)
-        if back.height:  # keys of retired processes: a new process, its generations count on
-            self._retired = self._retired.join(present, on=KEY, how="anti", nulls_equal=True)
-            carried = pl.concat([carried, self._back(back, self._table.schema)], how="vertical_relaxed")
-        return carried.with_columns(carried=pl.lit(True), main=pl.lit(False), hook_trigger=pl.lit(False))
-
-    @staticmethod
-    def _back(keys: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
-        """Carried rows for keys of retired processes: only the generation counts on (the
-        next record is a new process's, so every other value starts afresh)."""
-        defaults = {
-            "row": -1,
-            "inst": 0,  # no process instance: the next record is first on its key
-            "mark": 0,
-            "wl_epoch": 0,
-            "hook_epoch": 0,
-            "k_open": False,
-            "k_trigger": False,
-            "k_markers": False,
-            "k_tid": -1,
-            "k_block_start": False,
-            "k_block_ends": 0,
-        }
-        filled = keys.with_columns(pl.lit(v, dtype=schema[c]).alias(c) for c, v in defaults.items())
-        missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema if c not in filled.columns]
-        return filled.with_columns(missing).select(schema.names())
-
-    def keep_last(self, frame: pl.DataFrame) -> None:
-        """Keep each key's last row of `frame` (the chunk in key order, with the rules' values)."""
-        assert self._table is not None
-        at_end = pl.int_range(pl.len()) == pl.len() - 1
-        last = at_end | pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(-1)) for c in KEY)
-        self._table = upsert(self._table, frame.select(*KEY, *self.LAST, *self.STATE).filter(last), KEY)
-
-    def current_threads(self) -> pl.Series:
-        """Each key's current thread (``tid``)."""
-        assert self._table is not None
-        return self._table["k_tid"]
-
-    def open_iterations(self) -> pl.Series:
-        """The iterations (``start_row``) still open on their key."""
-        assert self._table is not None
-        return self._table.filter(pl.col("k_block_start") & (pl.col("k_block_ends") == 0))["k_block_row"]
-
-    def retire(self, over: pl.Expr) -> None:
-        """Shrink the keys `over` holds for to the generation they reached."""
-        assert self._table is not None
-        self._retired = pl.concat([self._retired, self._table.filter(over).select(*KEY, "k_generation")])
-        self._table = self._table.filter(~over)
 
 
 def _attribute_by_thread(frame: pl.DataFrame) -> pl.DataFrame:
