@@ -18,6 +18,7 @@ from threadlog.cli import app
 from threadlog.errors import ThreadlogError
 from threadlog.ingest import IngestOptions, ingest
 from threadlog.rally_join import describe_join, parse_offset
+from threadlog.summary import RallyJoin
 from threadlog.workloads import statistics
 
 from .conftest import RALLY
@@ -527,7 +528,7 @@ def test_a_status_that_disagrees_leaves_the_iteration_unjoined_and_says_why(tmp_
     )
     assert result.exit_code == 0, result.output
     (facts,) = json.loads(result.stdout)["rally"]
-    line = describe_join(facts)
+    line = describe_join(RallyJoin.from_json(facts))
     assert "UTC offset +00:00 (given)" in line
     assert line.endswith("; 1 found no partner: 1 only log iterations of another status span its time")
     its = pl.read_parquet(tmp_path / "s" / "iterations.parquet")

@@ -16,7 +16,7 @@ from threadlog.cli import app
 from threadlog.ingest import IngestOptions, ingest_summary
 from threadlog.reconstruct import ReconstructOptions
 from threadlog.store import Store
-from threadlog.summary import FormatSummary, IterationCounts, ParseSummary, RecycledIdents, Timings
+from threadlog.summary import FormatSummary, IterationCounts, ParseSummary, RallyJoin, RecycledIdents, Timings
 
 from .conftest import RALLY, rally_log
 
@@ -60,7 +60,25 @@ summaries = st.builds(
         rally_report_read=optional_seconds,
         rally_report_wait=optional_seconds,
     ),
-    rally=st.none() | st.lists(st.dictionaries(texts, counts, max_size=3), max_size=2),
+    rally=st.none()
+    | st.lists(
+        st.builds(
+            RallyJoin,
+            report=texts,
+            shape=st.sampled_from(["report", "results"]),
+            tasks=st.lists(texts, max_size=2),
+            report_iterations=counts,
+            of_the_log_tasks=counts,
+            joined=counts,
+            undecided=counts,
+            unmatched=counts,
+            unmatched_reasons=st.dictionaries(texts, counts, max_size=3),
+            atomic_actions=counts,
+            utc_offset=texts,
+            utc_offset_from=st.sampled_from(["given", "inferred"]),
+        ),
+        max_size=2,
+    ),
     notes=st.lists(texts, max_size=2),
     seconds=seconds,
     store=st.none() | texts,
@@ -130,7 +148,7 @@ def test_meta_json_from_before_the_dataclass_reads() -> None:
     assert summary.last_ts - summary.first_ts == timedelta(seconds=13.601)
     assert summary.iterations == IterationCounts(total=1170, ok=756, error=414, unfinished=0)
     assert summary.rally is not None
-    assert summary.rally[0]["joined"] == 1170
+    assert summary.rally[0].joined == 1170
 
 
 def test_info_reads_a_store_written_before_the_dataclass(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from threadlog.reader import CHUNK_BYTES, Source, open_source
 from threadlog.reconstruct import ReconstructOptions
 from threadlog.rotation import backwards_steps, order_by_time
 from threadlog.store import StoreWriter, previous_parse, resolve_store
-from threadlog.summary import FormatSummary, IterationCounts, ParseSummary, RecycledIdents, Timings
+from threadlog.summary import FormatSummary, ParseSummary, ThreadFigures, Timings
 from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS
 
 __all__ = ["IngestOptions", "ingest", "ingest_summary"]
@@ -197,15 +197,9 @@ def _write_store(
     return summary, messages.select(WORKLOAD_MESSAGE_COLUMNS)
 
 
-def _figures(figures: dict[str, Any]) -> dict[str, Any]:
+def _figures(figures: ThreadFigures) -> dict[str, Any]:
     """The reconstructor's figures as the summary's fields."""
-    return {
-        "logical_threads": figures["logical_threads"],
-        "recycled_idents": RecycledIdents.from_json(figures["recycled_idents"]),
-        "tasks": figures["tasks"],
-        "workloads": figures["workloads"],
-        "iterations": IterationCounts.from_json(figures["iterations"]),
-    }
+    return {name: getattr(figures, name) for name in ThreadFigures.__dataclass_fields__}
 
 
 def _refuse_mostly_unparsed(stats: ParseStats, grammars: dict[str, LineGrammar]) -> None:

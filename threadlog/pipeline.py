@@ -28,6 +28,7 @@ from threadlog.reader import LineChunk, Source, contains, own_strings, read_chun
 from threadlog.reconstruct import ReconstructOptions, Reconstructor
 from threadlog.rotation import source_spans
 from threadlog.store import StoreWriter
+from threadlog.summary import ThreadFigures
 from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS, describes_workload
 
 __all__ = ["PipelineOutput", "run_pipeline"]
@@ -51,7 +52,7 @@ class PipelineOutput:
     table_parts: dict[str, list[Path]] = field(default_factory=lambda: {"threads": [], "iterations": []})
     schemas: dict[str, pl.Schema] = field(default_factory=dict)  # of each reconstructed table
     spans: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # each source's first and last timestamp
-    figures: dict[str, Any] | None = None  # the reconstructor's, when there is one
+    figures: ThreadFigures | None = None  # the reconstructor's, when there is one
     # the records that describe Rally workloads (`workloads.describes_workload`), in log order
     workload_parts: list[pl.DataFrame] = field(default_factory=list)
     reconstruct_seconds: float = 0.0  # time the reconstructor worked, alongside parsing

@@ -21,6 +21,7 @@ import polars as pl
 
 from threadlog.errors import ThreadlogError
 from threadlog.rally_report import RallyReport
+from threadlog.summary import RallyJoin
 
 __all__ = [
     "ACTIONS_SCHEMA",
@@ -74,16 +75,16 @@ def parse_offset(text: str) -> int:
     return (-1 if match.group(2) == "-" else 1) * minutes * 60 * US
 
 
-def describe_join(facts: dict[str, Any]) -> str:
+def describe_join(join: RallyJoin) -> str:
     """One report's join in a line of the parse summary."""
     text = (
-        f"{facts['report']}: joined {facts['joined']:,} of {facts['report_iterations']:,} iterations "
-        f"({facts['undecided']:,} not decided by times alone), UTC offset {facts['utc_offset']} "
-        f"({facts['utc_offset_from']}), {facts['atomic_actions']:,} atomic actions"
+        f"{join.report}: joined {join.joined:,} of {join.report_iterations:,} iterations "
+        f"({join.undecided:,} not decided by times alone), UTC offset {join.utc_offset} "
+        f"({join.utc_offset_from}), {join.atomic_actions:,} atomic actions"
     )
-    if facts["unmatched"]:
-        reasons = "; ".join(f"{n:,} {why}" for why, n in facts["unmatched_reasons"].items())
-        text += f"; {facts['unmatched']:,} found no partner: {reasons}"
+    if join.unmatched:
+        reasons = "; ".join(f"{n:,} {why}" for why, n in join.unmatched_reasons.items())
+        text += f"; {join.unmatched:,} found no partner: {reasons}"
     return text
 
 
@@ -99,7 +100,7 @@ class JoinResult:
     iterations: pl.DataFrame
     actions: pl.DataFrame
     workloads: pl.DataFrame  # the reports' workload rows, keyed by the log's task and workload
-    summary: list[dict[str, Any]] = field(default_factory=list)
+    summary: list[RallyJoin] = field(default_factory=list)
 
 
 def join_reports(iterations: pl.DataFrame, reports: list[RallyReport], utc_offset: int | None) -> JoinResult:
@@ -113,7 +114,7 @@ def join_reports(iterations: pl.DataFrame, reports: list[RallyReport], utc_offse
     joined: list[pl.DataFrame] = []
     actions: list[pl.DataFrame] = []
     workloads: list[pl.DataFrame] = []
-    summary = []
+    summary: list[RallyJoin] = []
     for report in reports:
         tasks = _task_map(report, log, utc_offset)
         rep = _report_side(report, tasks)
@@ -122,14 +123,16 @@ def join_reports(iterations: pl.DataFrame, reports: list[RallyReport], utc_offse
         joined.append(pairs)
         actions.append(_actions(report, tasks, pairs, offset))
         workloads.append(report.workloads.join(tasks, on="report_task").drop("report_task"))
-        facts.update(
-            report=report.name,
-            shape=report.shape,
-            tasks=sorted(set(tasks["task"].to_list())),
-            utc_offset=format_offset(offset),
-            utc_offset_from="given" if utc_offset is not None else "inferred",
+        summary.append(
+            RallyJoin(
+                **facts,
+                report=report.name,
+                shape=report.shape,
+                tasks=sorted(set(tasks["task"].to_list())),
+                utc_offset=format_offset(offset),
+                utc_offset_from="given" if utc_offset is not None else "inferred",
+            )
         )
-        summary.append(facts)
     pairs = pl.concat(joined)
     duplicated = pairs.filter(pl.col("lid").is_duplicated())
     if duplicated.height:

@@ -4,13 +4,12 @@ the parse wrote them), ``atomic_actions`` has no rows and ``workloads`` comes fr
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
 from threadlog.rally_join import RALLY_COLUMNS, empty_actions, join_reports
 from threadlog.rally_report import RallyReport
 from threadlog.store import StoreWriter
+from threadlog.summary import RallyJoin
 from threadlog.workloads import build_workloads
 
 __all__ = ["write_rally_tables"]
@@ -18,14 +17,14 @@ __all__ = ["write_rally_tables"]
 
 def write_rally_tables(
     writer: StoreWriter, reports: list[RallyReport], utc_offset: int | None, workload_messages: pl.DataFrame
-) -> list[dict[str, Any]]:
+) -> list[RallyJoin]:
     """Join `reports` (if any) to the new store's iterations and write the Rally tables into
     it (`workload_messages`: the records that describe workloads); the join's figures, one
     dict per report. Raises `ThreadlogError` before anything of the old store is touched."""
     # the parse wrote the iterations with Rally's columns empty: only a report rewrites them
     iterations = pl.scan_parquet(writer.path("iterations"))
     report_workloads = None
-    summary: list[dict[str, Any]] = []
+    summary: list[RallyJoin] = []
     if reports:
         result = join_reports(iterations.drop(*RALLY_COLUMNS).collect(), reports, utc_offset)
         table, actions, report_workloads, summary = result.iterations, result.actions, result.workloads, result.summary

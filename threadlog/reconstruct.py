@@ -46,6 +46,7 @@ from threadlog.markers import END, START
 from threadlog.open_iterations import OpenIterations
 from threadlog.open_threads import OpenThreads
 from threadlog.processes import Processes
+from threadlog.summary import IterationCounts, RecycledIdents, ThreadFigures
 from threadlog.window import WindowAttribution
 from threadlog.workload_numbering import WorkloadNumbering
 
@@ -202,7 +203,7 @@ class Reconstructor:
         out = keyed.lazy().with_columns(thread_uid()).select("row", *RECORD_SCHEMA).sort("row").drop("row")
         return out.cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
-    def finish(self) -> dict[str, object]:
+    def finish(self) -> ThreadFigures:
         """Emit the threads and iterations still open; the summary's figures."""
         self._threads.close()
         self._iterations.close()
@@ -414,11 +415,11 @@ class _Tally:
         for status, count in done["status"].value_counts().iter_rows():
             self.by_status[status] += count
 
-    def summary(self) -> dict[str, object]:
-        return {
-            "logical_threads": self.logical_threads,
-            "recycled_idents": {"count": self.recycled, "most_generations": self.most_generations},
-            "tasks": len(self.tasks),
-            "workloads": len(self.workloads),
-            "iterations": {"total": sum(self.by_status.values()), **self.by_status},
-        }
+    def summary(self) -> ThreadFigures:
+        return ThreadFigures(
+            logical_threads=self.logical_threads,
+            recycled_idents=RecycledIdents(count=self.recycled, most_generations=self.most_generations),
+            tasks=len(self.tasks),
+            workloads=len(self.workloads),
+            iterations=IterationCounts(total=sum(self.by_status.values()), **self.by_status),
+        )

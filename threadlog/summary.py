@@ -97,6 +97,56 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class ThreadFigures:
+    """What reconstruction found: logical threads, recycled idents, tasks, workloads, iterations."""
+
+    logical_threads: int = 0
+    recycled_idents: RecycledIdents = field(default_factory=RecycledIdents)
+    tasks: int = 0
+    workloads: int = 0
+    iterations: IterationCounts = field(default_factory=IterationCounts)
+
+
+@dataclass(frozen=True)
+class RallyJoin:
+    """How one Rally report joined the log's iterations."""
+
+    report: str = ""  # the report's file name
+    shape: str = ""  # "report" (rally task report --json) or "results" (the older results)
+    tasks: list[str] = field(default_factory=list)  # the log's tasks it covers
+    report_iterations: int = 0
+    of_the_log_tasks: int = 0  # report iterations of tasks the log has
+    joined: int = 0
+    undecided: int = 0  # pairs another complete matching would pair differently
+    unmatched: int = 0
+    unmatched_reasons: dict[str, int] = field(default_factory=dict)
+    atomic_actions: int = 0
+    utc_offset: str = ""  # "+05:30"
+    utc_offset_from: str = ""  # "given" or "inferred"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "report_iterations": self.report_iterations,
+            "of_the_log_tasks": self.of_the_log_tasks,
+            "joined": self.joined,
+            "undecided": self.undecided,
+            "unmatched": self.unmatched,
+            "unmatched_reasons": dict(self.unmatched_reasons),
+            "atomic_actions": self.atomic_actions,
+            "report": self.report,
+            "shape": self.shape,
+            "tasks": list(self.tasks),
+            "utc_offset": self.utc_offset,
+            "utc_offset_from": self.utc_offset_from,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RallyJoin:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
 class ParseSummary:
     """What a parse read and found; the figures from threads and iterations are None in a
     records-only parse, `rally` is None there too, and `store` is known only once stored."""
@@ -123,7 +173,7 @@ class ParseSummary:
     iterations: IterationCounts | None = None
     warnings: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
-    rally: list[dict[str, Any]] | None = None  # one join's facts per Rally report
+    rally: list[RallyJoin] | None = None  # one per Rally report joined
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     store: str | None = None  # not kept in meta.json: the store is where meta.json is
@@ -163,7 +213,7 @@ class ParseSummary:
         out["warnings"] = list(self.warnings)
         out["timings"] = self.timings.to_json()
         if self.rally is not None:
-            out["rally"] = [dict(facts) for facts in self.rally]
+            out["rally"] = [join.to_json() for join in self.rally]
         out["notes"] = list(self.notes)
         out["seconds"] = self.seconds
         if self.store is not None:
@@ -198,7 +248,7 @@ class ParseSummary:
             iterations=None if iterations is None else IterationCounts.from_json(iterations),
             warnings=list(data.get("warnings", [])),
             timings=Timings.from_json(data.get("timings") or {}),
-            rally=None if data.get("rally") is None else [dict(facts) for facts in data["rally"]],
+            rally=None if data.get("rally") is None else [RallyJoin.from_json(join) for join in data["rally"]],
             notes=list(data.get("notes", [])),
             seconds=data.get("seconds", 0.0),
             store=data.get("store"),
