@@ -406,9 +406,12 @@ def test_workloads_command_prints_rallys_table(joined_store: Path) -> None:
     assert "random requests rps" in result.output
     assert "SLA FAILED" in result.output
     assert "from Rally's durations" in result.output
-    total = next(line for line in result.output.splitlines() if line.startswith("total "))
+    lines = result.output.splitlines()
+    header = next(re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines if "action" in line)
+    assert header.split() == ["action", "min", "median", "90%ile", "95%ile", "max", "avg", "success", "count"]
+    total = next(line for line in lines if line.startswith("total "))
     # Rally's own row for it: 0.002 0.003 0.054 0.054 0.073 0.018 64.5% 400
-    assert total.split()[1:] == ["0.002", "0.003", "0.054", "0.054", "0.073", "0.018", "64.500", "400"]
+    assert total.split()[1:] == ["0.002", "0.003", "0.054", "0.054", "0.073", "0.018", "64.5%", "400"]
     (workload,) = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     assert workload["subtask"] == "random requests rps"
     assert workload["pass_sla"] is False

@@ -115,11 +115,14 @@ WORKLOAD_STATS = Listing(
     text=("action",),
     drop_first=("task", "source", "depth", "workload", "p95", "avg", "p90", "min", "max", "success_pct"),
 )
-ACTION_STATS = Listing(  # under a workload's own lines, in a terminal
-    ("action", *STAT_COLUMNS),
+# under a workload's own lines, in a terminal: headed as Rally's own statistics table is (the
+# caption above it says the unit)
+ACTION_HEADERS = {"p90": "90%ile", "p95": "95%ile", "success_pct": "success"}
+ACTION_STATS = Listing(
+    ("action", *(ACTION_HEADERS.get(c, c) for c in STAT_COLUMNS)),
     keep=("action",),
     text=("action",),
-    drop_first=("p95", "avg", "p90", "min", "max", "success_pct"),
+    drop_first=tuple(ACTION_HEADERS.get(c, c) for c in ("p95", "avg", "p90", "min", "max", "success_pct")),
 )
 FORMATS = Listing(("preset", "format", "exception_prefix"), keep=("preset", "format"), drop_first=("exception_prefix",))
 
@@ -374,6 +377,8 @@ def _print_workload(con: Console, row: dict[str, Any], stats: pl.DataFrame) -> N
     origin = "Rally's durations" if (stats["source"] == "rally").any() else "the log's END - START"
     # nested actions indented under their parent, by their own name
     shown = stats.with_columns(
-        action=pl.lit("  ").repeat_by(pl.col("depth")).list.join("") + pl.col("action").str.split(" > ").list.last()
-    )
+        action=pl.lit("  ").repeat_by(pl.col("depth")).list.join("") + pl.col("action").str.split(" > ").list.last(),
+        # as Rally prints it: "77.0%"
+        success_pct=pl.format("{}%", pl.col("success_pct").round(1).cast(pl.String)),
+    ).rename(ACTION_HEADERS)
     print_listing(shown, ACTION_STATS, ListingOptions(), con, err_console(), f"seconds, from {origin}")
