@@ -220,6 +220,32 @@ def test_preset_names_are_the_presets() -> None:
     assert tuple(PRESETS) == PRESET_NAMES
 
 
+def test_pid_gap_default_is_the_reconstructors() -> None:
+    """--pid-gap's default (declared without loading the reconstructor) is the reconstructor's own."""
+    from threadlog.cli import DEFAULT_PID_GAP  # noqa: PLC0415
+    from threadlog.reconstruct import DEFAULT_PID_GAP as RECONSTRUCTOR_DEFAULT  # noqa: PLC0415
+
+    assert DEFAULT_PID_GAP == RECONSTRUCTOR_DEFAULT
+
+
+def test_help_loads_no_polars_rich_or_parser() -> None:
+    """The CLI module and --help load none of polars, rich, numpy or pyparsing: they start at once."""
+    probe = (
+        "import sys\n"
+        "from threadlog.cli import main\n"
+        "sys.argv = ['threadlog', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'polars', 'rich', 'numpy', 'pyparsing'})\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "Commands" in done.stdout
+    assert done.stdout.splitlines()[-1] == ""
+
+
 @pytest.mark.parametrize("mode", ["tty", "pipe"])
 def test_info_and_timeline_json_and_plain(c07: Path, mode: str) -> None:
     """`info` piped is key/value lines; `timeline --json` holds the view, its records those of --out."""

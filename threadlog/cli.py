@@ -14,56 +14,22 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from threadlog import __version__
+from threadlog.choices import LEVEL_RANK, SORTABLE
 from threadlog.cli_help import App, HelpGroup
 from threadlog.errors import ExitCode, ThreadlogError
-from threadlog.export import write_frame
-from threadlog.listing import ListingOptions, cell, print_listing
-from threadlog.markers import Markers
-from threadlog.output import REPORT_FORMATS, TABLE_FORMATS, TRACE_FORMATS, target
-from threadlog.rally_views import SORTABLE, flat_for_csv, sort_iterations, with_slowest_action, workload_statistics
-from threadlog.reconstruct import DEFAULT_PID_GAP, ReconstructOptions
-from threadlog.render import (
-    CANDIDATES,
-    RECYCLED,
-    THREADS,
-    err_console,
-    formats_frame,
-    ingest_with_progress,
-    out_console,
-    plural,
-    print_formats,
-    print_summary,
-    print_thread_timeline,
-    print_timeline,
-    print_workloads,
-    timeline_json,
-)
-from threadlog.render import iterations_listing as iterations_columns
-from threadlog.secrets import mask_secrets, masked_columns
-from threadlog.store import Store
-from threadlog.trace import TraceFilter, parse_time, write_trace
-from threadlog.views import (
-    LEVEL_RANK,
-    NO_ITERATIONS,
-    has_iterations,
-    iteration_stats,
-    list_iterations,
-    list_threads,
-    recycled_idents,
-    scan_table,
-    select_iteration,
-    task_filter,
-    thread_timeline,
-)
-from threadlog.views import timeline as build_timeline
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from threadlog.store import Store
+
+# Each command imports what it needs (polars, rich, the parser, the views) when it runs:
+# `threadlog --help` then loads none of them, and `parse` none of the readers' modules.
 
 __all__ = ["PRESET_NAMES", "app", "main"]
 
@@ -80,6 +46,9 @@ PRESET_NAMES = (
     "common",
     "basic",
 )
+# --pid-gap's default, kept here so that --help need not load the reconstructor (a test
+# checks it against threadlog.reconstruct.DEFAULT_PID_GAP)
+DEFAULT_PID_GAP = 3600.0
 
 
 class _Commands(HelpGroup):
@@ -89,11 +58,16 @@ class _Commands(HelpGroup):
         try:
             return super().invoke(ctx)
         except ThreadlogError as exc:
+            from rich.console import Console
+            from rich.markup import escape
+
             # the message names files and formats: "[old]" in it is text, not markup
             message = f"[bold red]error:[/] {escape(str(exc))}"
             Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
         except KeyboardInterrupt:
+            from rich.console import Console
+
             Console(stderr=True, highlight=False).print("interrupted; the previous store is unchanged")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
@@ -277,9 +251,14 @@ def parse(
         threadlog parse rally.log --rally-report report.json
     """
     # The parser's modules (and pyparsing) load only here: reading the store starts faster.
-    from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset  # noqa: PLC0415
-    from threadlog.ingest import IngestOptions, ingest_summary  # noqa: PLC0415
-    from threadlog.rally_join import parse_offset  # noqa: PLC0415
+    from rich.markup import escape
+
+    from threadlog.grammars import grammar_from_format, grammar_from_rally_conf, preset
+    from threadlog.ingest import IngestOptions, ingest_summary
+    from threadlog.markers import Markers
+    from threadlog.rally_join import parse_offset
+    from threadlog.reconstruct import ReconstructOptions
+    from threadlog.render import err_console, ingest_with_progress, print_summary
 
     if sum(x is not None for x in (fmt, rally_conf, preset_name)) > 1:
         raise ThreadlogError("give only one of --format, --rally-conf and --preset")
@@ -323,7 +302,9 @@ def formats(as_json: JsonOpt = False, columns: ColumnsOpt = None) -> None:
         threadlog formats
         threadlog formats --json
     """
-    from threadlog.grammars import PRESETS  # noqa: PLC0415 (see parse)
+    from threadlog.grammars import PRESETS
+    from threadlog.listing import ListingOptions
+    from threadlog.render import formats_frame, out_console, print_formats
 
     print_formats(formats_frame(PRESETS), ListingOptions(as_json, columns), out_console())
 
@@ -334,6 +315,11 @@ def formats(as_json: JsonOpt = False, columns: ColumnsOpt = None) -> None:
 @contextmanager
 def _reading(store: str | None) -> Iterator[Store]:
     """The store, opened; warns about changed sources and reports a store that breaks."""
+    from rich.markup import escape
+
+    from threadlog.render import err_console
+    from threadlog.store import Store
+
     opened = Store.open(store)
     changed = opened.stale_sources()
     if changed:
@@ -355,6 +341,8 @@ def info(as_json: JsonOpt = False, store: StoreOpt = None) -> None:
         threadlog info
         threadlog info --json
     """
+    from threadlog.render import out_console, print_summary
+
     with _reading(store) as opened:
         summary = opened.summary
     if as_json:
@@ -386,6 +374,10 @@ def threads(
         threadlog threads --recycled
         threadlog threads --columns thread_uid,reason,records --limit 0
     """
+    from threadlog.listing import ListingOptions, print_listing
+    from threadlog.render import RECYCLED, THREADS, err_console, out_console, plural
+    from threadlog.views import list_threads, recycled_idents
+
     shown = ListingOptions(as_json, columns, limit)
     with _reading(store) as opened:
         if recycled:
@@ -427,6 +419,12 @@ def iterations(
         threadlog iterations --sort rally_duration_s:desc
         threadlog iterations --json | jq '.[] | .thread_uid'
     """
+    from threadlog.listing import ListingOptions, cell, print_listing
+    from threadlog.rally_views import sort_iterations, with_slowest_action
+    from threadlog.render import err_console, out_console, plural
+    from threadlog.render import iterations_listing as iterations_columns
+    from threadlog.views import NO_ITERATIONS, has_iterations, iteration_stats, list_iterations
+
     with _reading(store) as opened:
         if not has_iterations(opened):
             err_console().print(NO_ITERATIONS, soft_wrap=True)
@@ -468,6 +466,12 @@ def workloads(
         threadlog workloads --workload 2
         threadlog workloads --json
     """
+    import polars as pl
+
+    from threadlog.rally_views import workload_statistics
+    from threadlog.render import out_console, print_workloads
+    from threadlog.views import task_filter
+
     with _reading(store) as opened:
         which = task_filter(opened, task)
         if workload is not None:
@@ -511,6 +515,13 @@ def timeline(
         threadlog timeline --thread 3667/-#1
         threadlog timeline -i 42 --workload 2 -o it42.parquet
     """
+    import polars as pl
+
+    from threadlog.listing import ListingOptions, print_listing
+    from threadlog.render import CANDIDATES, err_console, print_thread_timeline, print_timeline, timeline_json
+    from threadlog.views import NO_ITERATIONS, has_iterations, select_iteration, thread_timeline
+    from threadlog.views import timeline as build_timeline
+
     with _reading(store) as opened:
         if (iteration is None) == (thread is None):
             raise ThreadlogError("name one iteration (--iteration N) or one thread (--thread UID)")
@@ -545,6 +556,12 @@ def timeline(
 
 
 def _write_timeline(records: pl.DataFrame, out: str | None, to: str | None, force: bool) -> None:
+    from rich.markup import escape
+
+    from threadlog.export import write_frame
+    from threadlog.output import TABLE_FORMATS, target
+    from threadlog.render import err_console, plural
+
     dest = target(out, to, TABLE_FORMATS, force)
     write_frame(records.drop("parsed"), dest)
     if dest.path is not None:
@@ -616,6 +633,17 @@ def export(
         threadlog export records --status error -o - | head
         threadlog export atomic-actions -o actions.csv
     """
+    import polars as pl
+    from rich.markup import escape
+
+    from threadlog.export import write_frame
+    from threadlog.output import TABLE_FORMATS, TRACE_FORMATS, target
+    from threadlog.rally_views import flat_for_csv
+    from threadlog.render import err_console
+    from threadlog.secrets import mask_secrets, masked_columns
+    from threadlog.trace import TraceFilter, parse_time, write_trace
+    from threadlog.views import scan_table
+
     if what not in EXPORTS:
         raise ThreadlogError(f"cannot export {what!r}; choose {', '.join(EXPORTS[:-1])} or {EXPORTS[-1]}")
     if out is None and to is None:
@@ -674,7 +702,11 @@ def report(
         threadlog report -o run.html
         threadlog report --workload 2 -o - > w2.html
     """
-    from threadlog.report_html import write_report  # noqa: PLC0415 (see parse: plotly loads only here)
+    from rich.markup import escape
+
+    from threadlog.output import REPORT_FORMATS, target
+    from threadlog.render import err_console
+    from threadlog.report_html import write_report  # plotly loads only here
 
     if out is None:
         raise ThreadlogError("say where to write: --out FILE.html, or --out - for stdout")

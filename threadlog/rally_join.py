@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from threadlog.errors import ThreadlogError
 from threadlog.rally_report import RallyReport
 from threadlog.summary import RallyJoin
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ACTIONS_SCHEMA",
@@ -263,6 +265,8 @@ def _match(
     log: pl.DataFrame, rep: pl.DataFrame, offset: int, report: RallyReport
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The closest complete one-to-one matching of report and log iterations, and its figures."""
+    import numpy as np  # noqa: PLC0415 (only a report's join needs numpy: parsing starts faster)
+
     groups = rep.select("task", "workload").unique().sort("task", "workload").with_row_index("g")
     base = int(rep["ts"].min()) + offset - 3600 * US  # type: ignore[operator]
     span = max(int(log["e"].max()) - base, int(rep["te"].max()) + offset - base) + 3600 * US  # type: ignore[operator]
@@ -341,6 +345,8 @@ def _in_order(rows: pl.DataFrame, cols: pl.DataFrame, edges: pl.DataFrame) -> pl
 def _complete(rr: np.ndarray, cc: np.ndarray, first: pl.DataFrame, rows: int, cols: int) -> np.ndarray:
     """Each row's column in a maximum matching (-1: none), grown from `first` by augmenting
     paths (Kuhn's algorithm) from the rows it leaves out, over the candidate edges."""
+    import numpy as np  # noqa: PLC0415 (only a report's join needs numpy: parsing starts faster)
+
     partner = np.full(rows, -1, dtype=np.int64)
     owner = np.full(cols, -1, dtype=np.int64)
     partner[first["rrow"].to_numpy()] = first["col"].to_numpy()
@@ -391,6 +397,7 @@ def _undecided(rr: np.ndarray, cc: np.ndarray, partner: np.ndarray, cols: int) -
     reaches a free column by an alternating path: a strongly connected component of the
     graph with candidate edges row -> column, matched ones column -> row, and a node that
     links free columns back to matched ones."""
+    import numpy as np  # noqa: PLC0415 (only a report's join needs numpy: parsing starts faster)
     from scipy.sparse import csr_matrix  # noqa: PLC0415 (only a join needs scipy: parsing starts faster)
     from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import polars as pl
 
+from threadlog.choices import SORTABLE
 from threadlog.errors import ThreadlogError
 from threadlog.store import Store
 from threadlog.workloads import statistics
@@ -39,6 +39,8 @@ def timeline_with_actions(store: Store, it: dict[str, object], records: pl.DataF
     """The iteration's records with its atomic actions among them: ``▶ name`` where an
     action started and ``◀ name 3.212 s`` where it finished, indented by depth, placed after
     the records logged at or before that time. ``kind`` says record, action_start or action_end."""
+    import numpy as np  # noqa: PLC0415 (only this view needs numpy: other commands start faster)
+
     records = records.with_columns(kind=pl.lit("record"))
     if not _has(store, ACTIONS) or it["start_ts"] is None:
         return records
@@ -111,9 +113,6 @@ def with_slowest_action(store: Store, iterations: pl.DataFrame) -> pl.DataFrame:
         .collect()
     )
     return iterations.join(slowest, on=["task", "workload", "iteration"], how="left", maintain_order="left")
-
-
-SORTABLE = ("start_ts", "duration_s", "rally_duration_s", "slowest_action_s", "iteration", "workload", "status")
 
 
 def sort_iterations(frame: pl.DataFrame, sort: str | None) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from threadlog.choices import LEVEL_RANK
 from threadlog.errors import ThreadlogError
 from threadlog.rally_views import timeline_with_actions
 from threadlog.store import Store
@@ -29,20 +30,6 @@ __all__ = [
     "thread_timeline",
     "timeline",
 ]
-
-# Python's levels, plus oslo's and Rally's own (TRACE below DEBUG, AUDIT just above INFO).
-LEVEL_RANK = {
-    "TRACE": 5,
-    "RALLYDEBUG": 9,
-    "DEBUG": 10,
-    "INFO": 20,
-    "AUDIT": 21,
-    "WARN": 30,
-    "WARNING": 30,
-    "ERROR": 40,
-    "CRITICAL": 50,
-    "FATAL": 50,
-}
 
 
 NO_ITERATIONS = (
