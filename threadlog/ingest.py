@@ -173,17 +173,16 @@ def _write_store(
         raise ThreadlogError(f"{names}: empty, nothing to parse; name a log that has lines")
     if not options.allow_unparsed:
         _refuse_mostly_unparsed(stats, grammars)
-    records = pl.concat([pl.scan_parquet(p) for p in out.record_parts], how="vertical")
     if figures is not None:
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
             writer.write_sorted_table(table, out.table_parts[table], key, out.schemas[table])
     clock.lap("tables")
-    messages = pl.concat(out.workload_parts) if out.workload_parts else pl.DataFrame(schema=records.collect_schema())
+    messages = pl.concat(out.workload_parts) if out.workload_parts else None
     if out.late_parts:
-        late = pl.concat(out.late_parts)
-        records = _merge_late_parts(records, late)
-        messages = _merge_late_parts(messages.lazy(), late).collect()
-    writer.sink_table("records", records)
+        extra = _late_lines(pl.concat(out.late_parts))
+        _merge_late_parts(writer, out.record_parts, extra)
+        messages = None if messages is None else _with_late_lines(messages, extra)
+    writer.write_concatenated("records", out.record_parts)
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
     if figures is not None:
@@ -194,6 +193,8 @@ def _write_store(
         warnings=backwards_steps(out.spans, [s.name for s in sources]),
         timings=Timings(**clock.laps, reconstruct_in_parse=reconstruct_seconds),
     )
+    if messages is None:
+        messages = pl.DataFrame(schema=pl.scan_parquet(writer.path("records")).collect_schema())
     return summary, messages.select(WORKLOAD_MESSAGE_COLUMNS)
 
 
@@ -238,14 +239,35 @@ class _Clock:
         self._last = now
 
 
-def _merge_late_parts(records: pl.LazyFrame, late: pl.DataFrame) -> pl.LazyFrame:
-    """Append lines that joined a record after its chunk was written."""
-    extra = (
+def _late_lines(late: pl.DataFrame) -> pl.DataFrame:
+    """Lines that joined a record after its chunk was written, one row per record they join."""
+    return (
         late.sort("line")
         .group_by("source", "anchor", maintain_order=True)
         .agg(pl.col("part").str.join("\n").alias("late"), pl.col("line").max().alias("late_end"))
-        .lazy()
     )
+
+
+def _merge_late_parts(writer: StoreWriter, parts: list[Path], extra: pl.DataFrame) -> None:
+    """Append `extra` (`_late_lines`) to their records: only the parts that hold such records
+    are read and written again."""
+    anchors = extra.select("source", line="anchor").lazy()
+    touched = (
+        pl.scan_parquet(parts, include_file_paths="part")
+        .select("source", "line", "part")
+        .join(anchors, on=["source", "line"], how="semi")
+        .select(pl.col("part").unique(maintain_order=True))
+        .collect()
+    )
+    for path in touched["part"]:
+        # written beside and renamed over the part: it may still be mapped while it is read
+        merged = writer.part_path()
+        writer.write_part(_with_late_lines(pl.read_parquet(path), extra), merged)
+        merged.replace(path)
+
+
+def _with_late_lines(records: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    """`records` with the late lines of their records appended to their messages."""
     return (
         records.join(
             extra, left_on=["source", "line"], right_on=["source", "anchor"], how="left", maintain_order="left"

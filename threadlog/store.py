@@ -35,6 +35,7 @@ from polars.io.plugins import register_io_source
 
 from threadlog import __version__
 from threadlog.errors import ThreadlogError
+from threadlog.parquet_concat import Unsupported, concat_parquet
 from threadlog.summary import ParseSummary
 
 __all__ = [
@@ -70,6 +71,9 @@ def _recover(root: Path) -> None:
 
 
 SORT_BATCH_ROWS = 1 << 18
+# parts of fewer rows than this on average (tiny chunks) are rewritten, not joined as they
+# are: the table would otherwise be thousands of tiny row groups, slow to read
+MIN_JOINED_PART_ROWS = 16_384
 
 
 class StoreWriter:
@@ -108,8 +112,9 @@ class StoreWriter:
         return self.tmp / "parts" / f"{kind}-{self._parts:06d}.parquet"
 
     def write_part(self, frame: pl.DataFrame, path: Path) -> None:
-        """Write an intermediate chunk of a table (quick to write, read back once)."""
-        _guard_write(lambda: frame.write_parquet(path, compression="lz4"))
+        """Write an intermediate chunk of a table, as the table's own row groups would be
+        written: `write_concatenated` then joins the parts by copying their pages."""
+        _guard_write(lambda: frame.write_parquet(path))
 
     def path(self, table: str) -> Path:
         return self.tmp / f"{table}.parquet"
@@ -119,6 +124,21 @@ class StoreWriter:
 
     def sink_table(self, table: str, frame: pl.LazyFrame) -> None:
         _guard_write(lambda: frame.sink_parquet(self.path(table)))
+
+    def write_concatenated(self, table: str, parts: list[Path]) -> None:
+        """Write the rows of `parts`, in order, as `table`.
+
+        Parts of a common size are joined by copying their pages (no decoding); tiny ones, or
+        parts that do not share one schema, are read and written again by polars.
+        """
+        rows = pl.scan_parquet(parts).select(pl.len()).collect().item() if parts else 0
+        if parts and rows >= MIN_JOINED_PART_ROWS * len(parts):
+            try:
+                _guard_write(lambda: concat_parquet(parts, self.path(table)))
+                return
+            except Unsupported:
+                pass
+        self.sink_table(table, pl.concat([pl.scan_parquet(p) for p in parts], how="vertical"))
 
     def write_sorted_table(self, table: str, parts: list[Path], key: str, schema: pl.Schema) -> None:
         """Write the rows of `parts`, sorted by the integer column `key` (then dropped).
