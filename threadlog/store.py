@@ -141,17 +141,23 @@ class StoreWriter:
         self.sink_table(table, pl.concat([pl.scan_parquet(p) for p in parts], how="vertical"))
 
     def write_sorted_table(self, table: str, parts: list[Path], key: str, schema: pl.Schema) -> None:
-        """Write the rows of `parts`, sorted by the integer column `key` (then dropped).
+        """Write the rows of `parts`, sorted by the integer column `key` (then dropped)."""
+        self.sink_table(table, self._sorted_rows(parts, key, schema))
 
-        Each part holds rows in any order. The sort takes `key` ranges of `SORT_BATCH_ROWS`
-        rows at a time into one streamed Parquet file, so memory holds one batch, not the table.
+    def _sorted_rows(self, parts: list[Path], key: str, schema: pl.Schema) -> pl.LazyFrame:
+        """The rows of `parts`, sorted by the integer column `key` (then dropped), to sink.
+
+        Each part holds rows in any order. Up to `SORT_BATCH_ROWS` rows are sorted at once;
+        more are taken a `key` range of `SORT_BATCH_ROWS` rows at a time, so that memory
+        holds one batch, not the table, when the frame is sunk.
         """
         batch_rows = SORT_BATCH_ROWS  # read when called: tests lower it
         if not parts:
-            self.write_table(table, pl.DataFrame(schema=schema).drop(key))
-            return
+            return pl.LazyFrame(schema=schema).drop(key)
         frames = pl.scan_parquet(parts)
-        lo, hi = frames.select(pl.col(key).min().alias("lo"), pl.col(key).max().alias("hi")).collect().row(0)
+        rows, lo, hi = frames.select(pl.len(), lo=pl.col(key).min(), hi=pl.col(key).max()).collect().row(0)
+        if rows <= batch_rows:
+            return frames.sort(key).drop(key)
         out_schema = pl.Schema({name: dtype for name, dtype in schema.items() if name != key})
 
         def batches(
@@ -165,7 +171,7 @@ class StoreWriter:
                     batch = batch.filter(predicate)
                 yield batch if with_columns is None else batch.select(with_columns)
 
-        self.sink_table(table, register_io_source(batches, schema=out_schema))
+        return register_io_source(batches, schema=out_schema)
 
     def commit(self, meta: dict[str, Any]) -> None:
         """Write meta.json and swap the new store in for the old."""
