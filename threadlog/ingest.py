@@ -251,15 +251,16 @@ def _late_lines(late: pl.DataFrame) -> pl.DataFrame:
 def _merge_late_parts(writer: StoreWriter, parts: list[Path], extra: pl.DataFrame) -> None:
     """Append `extra` (`_late_lines`) to their records: only the parts that hold such records
     are read and written again."""
-    anchors = extra.select("source", line="anchor").lazy()
-    touched = (
+    # the line alone is a filter the parts' statistics can answer; the source is checked after
+    candidates = (
         pl.scan_parquet(parts, include_file_paths="part")
+        .filter(pl.col("line").is_in(extra["anchor"].implode()))
         .select("source", "line", "part")
-        .join(anchors, on=["source", "line"], how="semi")
-        .select(pl.col("part").unique(maintain_order=True))
         .collect()
     )
-    for path in touched["part"]:
+    anchors = extra.select("source", line="anchor")
+    touched = candidates.join(anchors, on=["source", "line"], how="semi").get_column("part").unique(maintain_order=True)
+    for path in touched:
         # written beside and renamed over the part: it may still be mapped while it is read
         merged = writer.part_path()
         writer.write_part(_with_late_lines(pl.read_parquet(path), extra), merged)
