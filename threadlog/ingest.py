@@ -177,11 +177,14 @@ def _write_store(
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
             writer.write_sorted_table(table, out.table_parts[table], key, out.schemas[table])
     clock.lap("tables")
-    messages = pl.concat(out.workload_parts) if out.workload_parts else None
+    if out.workload_parts:
+        messages = pl.concat(out.workload_parts)
+    else:
+        messages = pl.DataFrame(schema=pl.scan_parquet(out.record_parts).collect_schema())
     if out.late_parts:
         extra = _late_lines(pl.concat(out.late_parts))
         _merge_late_parts(writer, out.record_parts, extra)
-        messages = None if messages is None else _with_late_lines(messages, extra)
+        messages = _with_late_lines(messages, extra)
     writer.write_concatenated("records", out.record_parts)
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
@@ -193,8 +196,6 @@ def _write_store(
         warnings=backwards_steps(out.spans, [s.name for s in sources]),
         timings=Timings(**clock.laps, reconstruct_in_parse=reconstruct_seconds),
     )
-    if messages is None:
-        messages = pl.DataFrame(schema=pl.scan_parquet(writer.path("records")).collect_schema())
     return summary, messages.select(WORKLOAD_MESSAGE_COLUMNS)
 
 
