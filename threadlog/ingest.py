@@ -262,10 +262,7 @@ def _merge_late_parts(writer: StoreWriter, parts: list[Path], extra: pl.DataFram
     anchors = extra.select("source", line="anchor")
     touched = candidates.join(anchors, on=["source", "line"], how="semi").get_column("part").unique(maintain_order=True)
     for path in touched:
-        # written beside and renamed over the part: it may still be mapped while it is read
-        merged = writer.part_path()
-        writer.write_part(_with_late_lines(pl.read_parquet(path), extra), merged)
-        merged.replace(path)
+        writer.rewrite_part(_with_late_lines(pl.read_parquet(path), extra), Path(path))
 
 
 def _with_late_lines(records: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:

@@ -119,6 +119,13 @@ class StoreWriter:
         joined = path.name.startswith(f"{JOINED_PARTS}-")
         _guard_write(lambda: frame.write_parquet(path) if joined else frame.write_parquet(path, compression="lz4"))
 
+    def rewrite_part(self, frame: pl.DataFrame, path: Path) -> None:
+        """Write `frame` in place of the part at `path`: beside it, then renamed over it (the
+        part may still be mapped by the read that made `frame`)."""
+        beside = path.with_name(f"{path.stem}.new{path.suffix}")
+        self.write_part(frame, beside)
+        _guard_write(lambda: beside.replace(path))
+
     def path(self, table: str) -> Path:
         return self.tmp / f"{table}.parquet"
 
