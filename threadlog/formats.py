@@ -552,7 +552,7 @@ def compile_format(
         datefmt=datefmt,
         bases=bases,
         grouped=grouped,
-        fast_regex=f"^{fast}$" if steps else None,
+        fast_regex=(f"^{fast}" if FastStep.TAIL in steps else f"^{fast}$") if steps else None,
         fast_steps=steps,
         suffix_regex=f"^(?P<message>.*)(?P<debug_suffix>{suffix_regex})$" if suffix_regex is not None else None,
         suffix_groups=suffix_groups,

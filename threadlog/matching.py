@@ -55,11 +55,22 @@ def _extract(text: pl.Series, regex: str) -> pl.DataFrame:
     return groups.with_columns(pl.col(HIT).is_not_null())
 
 
+def _extract_head(text: pl.Series, regex: str) -> pl.DataFrame:
+    """`_extract` for a regex that reads a line's head: the message is the rest of the line.
+
+    The head is captured whole (null where the line does not match) and cut off the line,
+    which is cheaper than capturing the message (measured 0.42 s against 0.56 s for the
+    benchmark log's 1.1M oslo lines).
+    """
+    groups = text.str.extract_groups("^(?P<_hit>" + regex[1:] + ")").struct.unnest()
+    return groups.with_columns(text.str.strip_prefix(groups[HIT]).alias("message"), pl.col(HIT).is_not_null())
+
+
 def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFrame:
     """Match with the quick regex, finish its steps, and give the rest to the full regex."""
     assert pattern.fast_regex is not None
-    fast = _extract(text, pattern.fast_regex)
     steps = pattern.fast_steps
+    fast = (_extract_head if FastStep.TAIL in steps else _extract)(text, pattern.fast_regex)
     if FastStep.INSTANCE in steps:
         has = pl.col("message").str.starts_with("[instance: ")
         inst = (

@@ -50,6 +50,9 @@ class FastStep(Enum):
     INSTANCE = "instance"  # oslo's "[instance: UUID] " cut off the start of the message
     CONTEXT = "context"  # oslo's "[request_id user_identity]" captured whole, then split
     SUFFIX = "suffix"  # oslo's debug suffix cut off the end of the message on DEBUG records
+    # the message, the rest of the line, cut off after the matched head instead of captured:
+    # every captured group costs, and a long one most
+    TAIL = "tail"
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,15 @@ def render_full(segments: tuple[Segment, ...] | list[Segment]) -> str:
 
 def render_fast(segments: tuple[Segment, ...] | list[Segment]) -> tuple[str, tuple[FastStep, ...]]:
     """The quick regex (unanchored) and the steps that turn its groups into the full one's;
-    no steps: there is no quicker regex than the full one."""
+    no steps: there is no quicker regex than the full one. With `FastStep.TAIL` it reads
+    the line's head only, so it is to be anchored at the start only."""
     steps: set[FastStep] = set()
-    regex = _render_fast(list(segments), steps)
+    regex = _render_fast(list(segments), steps, top=True)
     return regex, tuple(step for step in FastStep if step in steps)
 
 
-def _render_fast(segments: list[Segment], steps: set[FastStep]) -> str:
+def _render_fast(segments: list[Segment], steps: set[FastStep], top: bool = False) -> str:
+    """`top`: the line's own segments, where a message that runs to the end is the tail."""
     out = []
     for k, seg in enumerate(segments):
         after = segments[k + 1] if k + 1 < len(segments) else None
@@ -153,8 +158,14 @@ def _render_fast(segments: list[Segment], steps: set[FastStep]) -> str:
                 steps.add(FastStep.INSTANCE)
                 continue
             if isinstance(after, DebugSuffix) and _is_lazy_message(seg):
-                steps.add(FastStep.SUFFIX)
-                out.append(seg.render(".*"))  # the suffix is cut off afterwards
+                steps.add(FastStep.SUFFIX)  # the suffix is cut off the message afterwards
+                if top:
+                    steps.add(FastStep.TAIL)
+                else:
+                    out.append(seg.render(".*"))
+                break
+            if top and after is None and _is_rest_message(seg):
+                steps.add(FastStep.TAIL)
                 break
             if seg.name == "levelname" and seg.natural:
                 steps.add(FastStep.LEVEL)
@@ -186,6 +197,11 @@ def _is_instance_before_message(seg: Value, after: Segment | None) -> bool:
         and not after.quoted
         and not after.pad_before
     )
+
+
+def _is_rest_message(seg: Value) -> bool:
+    """The message as the rest of the line (a line holds no newline, so ``.*`` reads it all)."""
+    return seg.group == "message" and seg.pattern == ".*" and seg.unpadded
 
 
 def _is_lazy_message(seg: Value) -> bool:
