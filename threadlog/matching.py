@@ -108,7 +108,7 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
     # capturing groups from lines that then fail, like tracebacks, is not). The lines are
     # gathered, not masked with nulls: a string kernel still reads the values under a null.
     missed = (~fast[HIT]).arg_true()
-    if missed.len() == 0:
+    if missed.len() == 0 or not any(step.narrows for step in steps):
         return fast
     redo = missed.filter(text.gather(missed).str.contains(pattern.regex).fill_null(False))
     if redo.len() == 0:

@@ -158,14 +158,11 @@ class RecordBuilder:
         for pattern in grammar.exceptions:
             if not (out["kind"] == _OTHER).any():
                 break
-            # a quick match test first, on the other lines only: groups are extracted only
-            # from lines that match
+            # on the other lines only (a line that fails the match is dropped at its first
+            # bytes: a test before the extraction measured slower)
             other = (out["kind"] == _OTHER).arg_true()
-            idx = other.filter(text.gather(other).str.contains(pattern.regex).fill_null(False))
-            if idx.len() == 0:
-                continue
-            found = extract_fields(text.gather(idx), pattern)
-            hit_idx = idx.filter(found["_hit"])
+            found = extract_fields(text.gather(other), pattern)
+            hit_idx = other.filter(found["_hit"])
             if hit_idx.len() == 0:
                 continue
             found = found.filter(found["_hit"])

@@ -9,7 +9,8 @@ The quick regex: the Rust engine extracts groups several times faster from a reg
 ambiguity (no optional group or alternative that can start with the same byte). Where the
 full pattern has such a construct that the compiler itself wrote, the quick regex captures
 a plainer superset and a vectorised `FastStep` splits it afterwards; lines the quick regex
-misses, or whose split does not validate, are matched with the full regex.
+misses, or whose split does not validate, are matched with the full regex, unless no step
+narrows what the quick regex reads (then it misses only what the full one misses).
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ class FastStep(Enum):
     # the message, the rest of the line, cut off after the matched head instead of captured:
     # every captured group costs, and a long one most
     TAIL = "tail"
+
+    @property
+    def narrows(self) -> bool:
+        """Whether the quick regex misses lines the full one reads, because of this step (they
+        are then matched again with the full regex); the other steps only split what it read."""
+        return self in (FastStep.LEVEL, FastStep.CONTEXT)
 
 
 @dataclass(frozen=True)
