@@ -185,12 +185,13 @@ class _Pipeline:
         self.writes.append(self.pool.submit(self._write_records, batch, columns))
 
     def _write_records(self, batch: list[_Part], columns: pl.LazyFrame | None) -> None:
-        found = None if columns is None else columns.collect()
+        """Write each chunk of a batch with its rows of the batch's reconstructed columns."""
+        reconstructed = None if columns is None else columns.collect()
         at = 0
         for part in batch:
             records = part.records
-            if found is not None:
-                records = records.hstack(found.slice(at, records.height))
+            if reconstructed is not None:
+                records = records.hstack(reconstructed.slice(at, records.height))
                 at += part.records.height
             self.writer.write_part(records, part.path)
 
