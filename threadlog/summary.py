@@ -92,8 +92,7 @@ class Timings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Timings:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,7 @@ class RallyJoin:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RallyJoin:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -253,6 +251,12 @@ class ParseSummary:
             seconds=data.get("seconds", 0.0),
             store=data.get("store"),
         )
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The keys of `data` that name fields of the dataclass `cls`: what another version of
+    threadlog wrote and this one does not know is left out."""
+    return {k: data[k] for k in cls.__dataclass_fields__ if k in data}  # type: ignore[attr-defined]
 
 
 def _time_text(value: datetime | None) -> str | None:
