@@ -340,3 +340,20 @@ def test_report_of_a_real_joined_run(tmp_path: Path) -> None:
     check_nesting(events)
     timed = actions.filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
     assert sum(ev.get("cat") == "atomic_action" for ev in events) == timed.height
+
+
+def test_rallys_error_text_is_masked_like_the_logs(joined, tmp_path: Path) -> None:
+    """Rally's error of an iteration (the page's example where the log holds no traceback)
+    is masked as the log's own error is, unless secrets are asked for."""
+    store, _ = joined
+    into = tmp_path / "store"
+    shutil.copytree(store, into)
+    its = table(into, "iterations")
+    said = "Unauthorized: password=hunter3 rejected"
+    its.with_columns(rally_error=pl.when(pl.col("status") == "error").then(pl.lit(said))).write_parquet(
+        into / "iterations.parquet"
+    )
+    for mask, shown in ((True, "Unauthorized: password=*** rejected"), (False, said)):
+        failures = pl.concat(s.failures for s in build_report(Store.open(into), mask=mask).sections)
+        assert failures.height > 0
+        assert set(failures["rally_error"].to_list()) == {shown}

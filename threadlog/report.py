@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from threadlog.reconstruct import ITERATION_COLUMNS
-from threadlog.secrets import mask_secrets
+from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
 from threadlog.trace import nesting_lanes, request_spans
 from threadlog.views import task_filter
@@ -136,8 +136,7 @@ def _workloads(store: Store, iterations: pl.LazyFrame, mask: bool) -> pl.DataFra
         keep = [c for c, t in rally.schema.items() if c in ("task", "workload") or (c not in own and not t.is_nested())]
         rally = rally.select(keep)
         if mask:  # a workload's args may hold credentials
-            texts = [c for c, t in rally.schema.items() if t == pl.String and c != "task"]
-            rally = rally.with_columns(mask_secrets(pl.col(c)) for c in texts)
+            rally = rally.with_columns(mask_secrets(pl.col(c)) for c in masked_columns(rally))
         rows = rows.join(rally, on=["task", "workload"], how="left")
     return rows
 
@@ -412,8 +411,8 @@ def build_report(store: Store, task: str | None = None, workload: int | None = N
         *(c for c in ("rally_duration_s", "rally_error") if c in names),
     ]
     its = iterations.join(keys.lazy(), on=["task", "workload"], how="semi").select(wanted).collect()
-    if mask:
-        its = its.with_columns(mask_secrets(pl.col("error")))
+    if mask:  # the log's error and Rally's
+        its = its.with_columns(mask_secrets(pl.col(c)) for c in masked_columns(its))
     by_workload = its.partition_by(["task", "workload"], as_dict=True)
     labels = task_labels(workloads["task"].unique().to_list())
     sections = []
