@@ -150,8 +150,9 @@ def test_gzip_output(c07: Path, tmp_path: Path) -> None:
 
 
 def with_atomic_actions(store: Path, into: Path) -> pl.DataFrame:
-    """A copy of `store` with a joined-report's tables: two nested atomic actions per iteration,
-    the outer one outlasting the log's END by 3 ms as Rally's timer does."""
+    """A copy of `store` with a joined-report's tables: two nested atomic actions per iteration
+    (numbered within it as the store numbers them), the outer one outlasting the log's END by
+    3 ms as Rally's timer does."""
     shutil.copytree(store, into)
     its = table(store, "iterations").filter(pl.col("start_ts").is_not_null())
     key = its.select("task", "workload", "iteration")
@@ -162,6 +163,8 @@ def with_atomic_actions(store: Path, into: Path) -> pl.DataFrame:
         started_at=its["start_ts"],
         finished_at=its["end_ts"] + timedelta(milliseconds=3),
         failed=its["status"] == "error",
+        seq=pl.lit(0, pl.Int64),
+        parent_seq=pl.lit(None, pl.Int64),
     )
     inner = key.with_columns(
         name=pl.lit("nova.wait_for_server"),
@@ -170,6 +173,8 @@ def with_atomic_actions(store: Path, into: Path) -> pl.DataFrame:
         started_at=its["start_ts"] + timedelta(microseconds=100),
         finished_at=its["end_ts"] + timedelta(milliseconds=2),
         failed=pl.lit(False),
+        seq=pl.lit(1, pl.Int64),
+        parent_seq=pl.lit(0, pl.Int64),
     )
     actions = pl.concat([outer, inner]).with_columns(
         duration_s=(pl.col("finished_at") - pl.col("started_at")).dt.total_microseconds() / 1e6

@@ -14,11 +14,13 @@ from typing import Any
 
 import polars as pl
 
+from threadlog.rally_join import RALLY_COLUMNS, empty_actions
 from threadlog.reconstruct import ITERATION_COLUMNS
 from threadlog.secrets import mask_secrets, masked_columns
 from threadlog.store import Store
 from threadlog.trace import nesting_lanes, request_spans
 from threadlog.views import task_filter
+from threadlog.workloads import statistics
 
 __all__ = ["Report", "Section", "Timeline", "build_report", "task_labels"]
 
@@ -63,7 +65,7 @@ class Section:
     info: dict[str, Any]  # its row of the workloads table
     iterations: pl.DataFrame  # iteration, status, start_ts, end_ts, duration_s, lane
     failures: pl.DataFrame  # error_type, count, error, examples
-    actions: pl.DataFrame | None  # Rally's atomic action table
+    actions: pl.DataFrame | None  # Rally's statistics (`workloads.statistics`), when it has atomic actions
     action_durations: pl.DataFrame | None  # iteration, name, duration_s of each atomic action
     timelines: list[Timeline] = field(default_factory=list)
     timelines_left_out: int = 0
@@ -178,40 +180,11 @@ def _failures(its: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _atomic_actions(store: Store, task: str, workload: int) -> pl.DataFrame | None:
-    """Rally's atomic actions of one workload, when a report was joined."""
+def _drawn_actions(store: Store, keys: pl.DataFrame) -> pl.DataFrame:
+    """Rally's atomic actions of the drawn workloads (`keys`), in one scan; none without a report."""
     if not store.has("atomic_actions"):
-        return None
-    actions = store.scan("atomic_actions").filter((pl.col("task") == task) & (pl.col("workload") == workload)).collect()
-    return actions if actions.height else None
-
-
-def _atomic_table(actions: pl.DataFrame | None, its: pl.DataFrame) -> pl.DataFrame | None:
-    """Rally's atomic action table for one workload: duration percentiles, success rate."""
-    if actions is None:
-        return None
-    table = (
-        actions.with_row_index("order")
-        .group_by("name")
-        .agg(
-            pl.col("order").min(),
-            pl.col("depth").min(),
-            *_percentiles("duration_s"),
-            count=pl.len(),
-            success=1 - pl.col("failed").cast(pl.Float64).mean(),
-        )
-        .sort("order")
-        .drop("order")
-    )
-    duration = "rally_duration_s" if "rally_duration_s" in its.columns else "duration_s"
-    total = its.select(
-        *_percentiles(duration),
-        name=pl.lit("total"),
-        depth=pl.lit(0, pl.Int64),
-        count=pl.len(),
-        success=(pl.col("status") == "ok").cast(pl.Float64).mean(),
-    )
-    return pl.concat([table, total.select(table.columns).cast(table.schema)])
+        return empty_actions()
+    return store.scan("atomic_actions").join(keys.lazy(), on=["task", "workload"], how="semi").collect()
 
 
 def _chosen(sections: list[Section], its: dict[tuple[str, int], pl.DataFrame]) -> list[tuple[Section, str, int]]:
@@ -409,17 +382,22 @@ def build_report(store: Store, task: str | None = None, workload: int | None = N
     names = iterations.collect_schema().names()
     wanted = [
         *(c for c in ITERATION_COLUMNS if c != "start_row"),
-        *(c for c in ("rally_duration_s", "rally_error") if c in names),
+        *(c for c in RALLY_COLUMNS if c in names),
     ]
     its = iterations.join(keys.lazy(), on=["task", "workload"], how="semi").select(wanted).collect()
     if mask:  # the log's error and Rally's
         its = its.with_columns(mask_secrets(pl.col(c)) for c in masked_columns(its))
     by_workload = its.partition_by(["task", "workload"], as_dict=True)
+    drawn_actions = _drawn_actions(store, keys)
+    # the same table as `threadlog workloads`: Rally's statistics, merged as Rally merges them
+    stats = statistics(its, drawn_actions).partition_by(["task", "workload"], as_dict=True)
+    actions_of = drawn_actions.partition_by(["task", "workload"], as_dict=True)
     labels = task_labels(workloads["task"].unique().to_list())
     sections = []
     for row in drawn.iter_rows(named=True):
         frame = _lanes(by_workload[(row["task"], row["workload"])])
-        actions = _atomic_actions(store, row["task"], row["workload"])
+        key = (row["task"], row["workload"])
+        actions = actions_of.get(key)
         by_workload[(row["task"], row["workload"])] = frame
         sections.append(
             Section(
@@ -429,7 +407,7 @@ def build_report(store: Store, task: str | None = None, workload: int | None = N
                 info=row,
                 iterations=frame,
                 failures=_failures(frame),
-                actions=_atomic_table(actions, frame),
+                actions=None if actions is None else stats[key],
                 action_durations=None if actions is None else actions.select("iteration", "name", "duration_s"),
             )
         )

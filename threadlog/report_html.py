@@ -372,20 +372,16 @@ def _actions_table(actions: pl.DataFrame | None, joined: bool) -> str:
         return "<p class='note'>No Rally report joined (parse --rally-report), so no atomic actions.</p>"
     rows = [
         [
-            "&nbsp;" * 4 * (r["depth"] or 0) + escape(r["name"]),
-            _num(r["min_s"]),
-            _num(r["median_s"]),
-            _num(r["p90_s"]),
-            _num(r["p95_s"]),
-            _num(r["max_s"]),
-            _num(r["mean_s"]),
-            _num(None if r["success"] is None else 100 * r["success"], 1) + "%",
+            # a nested action under its parent, by its own name (``parent > child``)
+            "&nbsp;" * 4 * (r["depth"] or 0) + escape(r["action"].split(" > ")[-1]),
+            *(_num(r[c]) for c in ("min", "median", "p90", "p95", "max", "avg")),
+            _num(r["success_pct"], 1) + "%",
             _num(r["count"]),
         ]
         for r in actions.iter_rows(named=True)
     ]
     return "<h3>Atomic actions (Rally's timers)</h3>" + _table(
-        ["action", "min s", "median s", "90%ile s", "95%ile s", "max s", "mean s", "success", "count"],
+        ["action", "min s", "median s", "90%ile s", "95%ile s", "max s", "avg s", "success", "count"],
         rows,
         numeric=set(range(1, 9)),
     )
