@@ -10,16 +10,13 @@ import polars as pl
 
 from threadlog.choices import SORTABLE
 from threadlog.errors import ThreadlogError
+from threadlog.rally_join import empty_actions
 from threadlog.store import Store
 from threadlog.workloads import statistics
 
-__all__ = ["SORTABLE", "sort_iterations", "timeline_with_actions", "with_slowest_action", "workload_statistics"]
+__all__ = ["sort_iterations", "timeline_with_actions", "with_slowest_action", "workload_statistics"]
 
 ACTIONS = "atomic_actions"
-
-
-def _has(store: Store, table: str) -> bool:
-    return (store.root / f"{table}.parquet").is_file()
 
 
 def _actions_of(store: Store, it: dict[str, object]) -> pl.DataFrame:
@@ -42,7 +39,7 @@ def timeline_with_actions(store: Store, it: dict[str, object], records: pl.DataF
     import numpy as np  # noqa: PLC0415 (only this view needs numpy: other commands start faster)
 
     records = records.with_columns(kind=pl.lit("record"))
-    if not _has(store, ACTIONS) or it["start_ts"] is None:
+    if not store.has(ACTIONS) or it["start_ts"] is None:
         return records
     actions = _actions_of(store, it)
     if actions.height == 0:
@@ -100,7 +97,7 @@ def timeline_with_actions(store: Store, it: dict[str, object], records: pl.DataF
 
 def with_slowest_action(store: Store, iterations: pl.DataFrame) -> pl.DataFrame:
     """`iterations` with each one's slowest top-level atomic action and its seconds."""
-    if not _has(store, ACTIONS):
+    if not store.has(ACTIONS):
         return iterations.with_columns(
             slowest_action=pl.lit(None, pl.String), slowest_action_s=pl.lit(None, pl.Float64)
         )
@@ -131,13 +128,7 @@ def workload_statistics(store: Store, task_filter: pl.Expr) -> tuple[pl.DataFram
     """The workloads table and the statistics per workload and action, for the tasks `task_filter` keeps."""
     workloads = store.scan("workloads").filter(task_filter).collect()
     its = store.scan("iterations").filter(task_filter).collect()
-    actions = store.scan(ACTIONS).filter(task_filter).collect() if _has(store, ACTIONS) else pl.DataFrame()
-    if actions.height == 0:
-        actions = pl.DataFrame(
-            schema={"task": pl.String, "workload": pl.Int64, "iteration": pl.Int64, "seq": pl.Int64,
-                    "parent_seq": pl.Int64, "name": pl.String, "depth": pl.Int64, "duration_s": pl.Float64,
-                    "failed": pl.Boolean}
-        )  # fmt: skip
+    actions = store.scan(ACTIONS).filter(task_filter).collect() if store.has(ACTIONS) else empty_actions()
     return workloads, statistics(its, actions)
 
 

@@ -19,9 +19,10 @@ import polars as pl
 
 from threadlog.errors import ThreadlogError
 from threadlog.output import Target
+from threadlog.rally_join import empty_actions
 from threadlog.secrets import mask_secrets
 from threadlog.store import Store
-from threadlog.views import check_status, task_filter
+from threadlog.views import scan_table
 
 __all__ = ["TraceFilter", "nesting_lanes", "parse_time", "request_spans", "trace_events", "write_trace"]
 
@@ -66,14 +67,8 @@ def _us(col: str) -> pl.Expr:
 
 def _iterations(store: Store, keep: TraceFilter) -> pl.DataFrame:
     """Iterations with a start, filtered, with ``start_us``/``end_us`` spanning Rally's timer too."""
-    frame = store.scan("iterations").filter(pl.col("start_ts").is_not_null() & task_filter(store, keep.task))
-    if keep.workload is not None:
-        frame = frame.filter(pl.col("workload") == keep.workload)
-    if keep.iteration is not None:
-        frame = frame.filter(pl.col("iteration") == keep.iteration)
-    if keep.status is not None:
-        check_status(keep.status)
-        frame = frame.filter(pl.col("status") == keep.status)
+    frame = scan_table(store, "iterations", keep.task, keep.workload, keep.iteration, keep.status)
+    frame = frame.filter(pl.col("start_ts").is_not_null())
     names = frame.collect_schema().names()
     starts, ends = [_us("start_ts")], [_us("end_ts"), _us("start_ts")]
     if "rally_start" in names and "rally_duration_s" in names:
@@ -85,13 +80,9 @@ def _iterations(store: Store, keep: TraceFilter) -> pl.DataFrame:
 
 def _atomic_actions(store: Store, iterations: pl.DataFrame) -> pl.DataFrame:
     """Rally's atomic actions of the kept iterations (when a report was joined), clipped to them."""
-    if not store.has("atomic_actions") or iterations.height == 0:
-        key = {k: iterations.schema[k] for k in KEY}
-        rest = {"name": pl.String, "depth": pl.Int64, "failed": pl.Boolean, "duration_s": pl.Float64}
-        return pl.DataFrame(schema={**key, **rest, "start_us": pl.Int64, "end_us": pl.Int64})
+    stored = store.scan("atomic_actions") if store.has("atomic_actions") else empty_actions().lazy()
     actions = (
-        store.scan("atomic_actions")
-        .filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
+        stored.filter(pl.col("started_at").is_not_null() & pl.col("finished_at").is_not_null())
         .with_columns(start_us=_us("started_at"), end_us=_us("finished_at"))
         .collect()
         .join(iterations.select(*KEY), on=KEY, how="semi")

@@ -16,7 +16,6 @@ from threadlog.rally_views import timeline_with_actions
 from threadlog.store import Store
 
 __all__ = [
-    "LEVEL_RANK",
     "NO_ITERATIONS",
     "IterationTimeline",
     "has_iterations",
