@@ -16,7 +16,7 @@ from threadlog.grammars import PRESETS, LineGrammar
 from threadlog.matching import extract_fields
 from threadlog.reader import Source, read_chunks, split_lines
 
-__all__ = ["detect_grammars", "fitting_preset"]
+__all__ = ["detect_grammars", "fitting_preset", "sample_lines"]
 
 DETECT_LINES = 2000
 DETECT_LINE_BYTES = 4096
@@ -31,7 +31,7 @@ def detect_grammars(sources: list[Source]) -> dict[str, LineGrammar]:
     found: dict[str, LineGrammar] = {}
     chosen: dict[str, LineGrammar] = {}  # one object per preset (or pair), shared by its files
     for source in sources:
-        sample = _sample_lines(source)
+        sample = sample_lines(source)
         if sample.len():
             best = _best_preset(sample, source.name)
             best = _with_later_format(best, sample, source)
@@ -128,7 +128,7 @@ def fitting_preset(line: str) -> str | None:
         return None
 
 
-def _sample_lines(source: Source) -> pl.Series:
+def sample_lines(source: Source) -> pl.Series:
     """The first lines of `source` (stdin arrives spooled to a file, so it has a path too)."""
     with closing(read_chunks(source, chunk_bytes=1 << 20)) as chunks:
         for chunk in chunks:

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import itertools
 import re
-from contextlib import closing
 from datetime import datetime
 
 import polars as pl
 
+from threadlog.detect import sample_lines
 from threadlog.errors import ThreadlogError
 from threadlog.grammars import LineGrammar
 from threadlog.matching import extract_fields
-from threadlog.reader import Source, read_chunks
+from threadlog.reader import Source
 
 __all__ = ["backwards_steps", "first_timestamp", "order_by_time", "rotation_age"]
 
 _COMPRESSED = re.compile(r"\.(?:gz|bz2|xz)$")
 _NUMBERED = re.compile(r"\.(\d{1,4})$")
 _DATED = re.compile(r"[-_.](\d{4}-?\d\d-?\d\d(?:[-_]?\d{2,6})?)$")
-SAMPLE_BYTES = 1 << 20
-SAMPLE_LINES = 2000
 
 
 def rotation_age(name: str) -> tuple[int, str | int]:
@@ -43,13 +41,9 @@ def rotation_age(name: str) -> tuple[int, str | int]:
 def first_timestamp(source: Source, grammar: LineGrammar) -> datetime | None:
     """The time of the first record among the source's first lines (None: none has one)."""
     try:
-        with closing(read_chunks(source, chunk_bytes=SAMPLE_BYTES)) as chunks:
-            chunk = next(chunks, None)
+        lines = sample_lines(source)  # the lines format detection reads
     except ThreadlogError:
         return None  # parsing the file proper reports it
-    if chunk is None:
-        return None
-    lines = chunk.frame["text"].head(SAMPLE_LINES)
     for pattern in grammar.headers:
         if not pattern.has_time:
             continue
