@@ -28,11 +28,9 @@ from threadlog.reconstruct import ReconstructOptions
 from threadlog.rotation import backwards_steps, order_by_time
 from threadlog.store import StoreWriter, previous_parse, resolve_store
 from threadlog.summary import FormatSummary, ParseSummary, ThreadFigures, Timings
-from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS
+from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS, WORKLOAD_MESSAGE_SCHEMA
 
 __all__ = ["IngestOptions", "ingest", "ingest_summary"]
-
-KEY_COLUMNS = ["source", "line", "pid", "thread", "thread_name", "ts"]
 
 
 @dataclass
@@ -177,14 +175,13 @@ def _write_store(
         for table, key in (("threads", "tid"), ("iterations", "start_row")):
             writer.write_sorted_table(table, out.table_parts[table], key, out.schemas[table])
     clock.lap("tables")
-    if out.workload_parts:
-        messages = pl.concat(out.workload_parts)
-    else:
-        messages = pl.DataFrame(schema=pl.scan_parquet(out.record_parts).collect_schema())
+    # the records that describe workloads (none in a records-only parse)
+    messages = pl.concat(out.workload_parts) if out.workload_parts else None
     if out.late_parts:
         extra = _late_lines(pl.concat(out.late_parts))
         _merge_late_parts(writer, out.record_parts, extra)
-        messages = _with_late_lines(messages, extra)
+        if messages is not None:
+            messages = _with_late_lines(messages, extra)
     writer.write_concatenated("records", out.record_parts)
     clock.lap("write")
     summary = _summary(writer, sources, grammars, stats)
@@ -196,12 +193,14 @@ def _write_store(
         warnings=backwards_steps(out.spans, [s.name for s in sources]),
         timings=Timings(**clock.laps, reconstruct_in_parse=reconstruct_seconds),
     )
+    if messages is None:
+        return summary, pl.DataFrame(schema=WORKLOAD_MESSAGE_SCHEMA)
     return summary, messages.select(WORKLOAD_MESSAGE_COLUMNS)
 
 
 def _figures(figures: ThreadFigures) -> dict[str, Any]:
-    """The reconstructor's figures as the summary's fields."""
-    return {name: getattr(figures, name) for name in ThreadFigures.__dataclass_fields__}
+    """The reconstructor's figures as the summary's fields (nested ones stay dataclasses)."""
+    return vars(figures)
 
 
 def _refuse_mostly_unparsed(stats: ParseStats, grammars: dict[str, LineGrammar]) -> None:

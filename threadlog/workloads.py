@@ -14,9 +14,17 @@ from typing import Any
 
 import polars as pl
 
+from threadlog.keyed import seconds
 from threadlog.rally_report import CONTEXT_TYPE, SLA_TYPE
 
-__all__ = ["WORKLOAD_MESSAGE_COLUMNS", "WORKLOAD_SCHEMA", "build_workloads", "describes_workload", "statistics"]
+__all__ = [
+    "WORKLOAD_MESSAGE_COLUMNS",
+    "WORKLOAD_MESSAGE_SCHEMA",
+    "WORKLOAD_SCHEMA",
+    "build_workloads",
+    "describes_workload",
+    "statistics",
+]
 
 RUNNING = "Running workload:"
 LOAD = "Load duration is:"
@@ -46,7 +54,14 @@ WORKLOAD_SCHEMA = {
 
 
 # what `build_workloads` reads of the records `describes_workload` picks out
-WORKLOAD_MESSAGE_COLUMNS = ["pid", "source", "line", "line_end", "message"]
+WORKLOAD_MESSAGE_SCHEMA = {
+    "pid": pl.Int64,
+    "source": pl.String,
+    "line": pl.Int64,
+    "line_end": pl.Int64,
+    "message": pl.String,
+}
+WORKLOAD_MESSAGE_COLUMNS = list(WORKLOAD_MESSAGE_SCHEMA)
 
 
 def describes_workload() -> pl.Expr:
@@ -83,9 +98,7 @@ def build_workloads(
         .then(pl.lit("rally"))
         .when(pl.col("start_ts").is_not_null() & pl.col("end_ts").is_not_null())
         .then(pl.lit("log")),
-        load_duration_s=pl.coalesce(
-            "rally_load_s", (pl.col("end_ts") - pl.col("start_ts")).dt.total_microseconds() / 1e6
-        ),
+        load_duration_s=pl.coalesce("rally_load_s", seconds(pl.col("end_ts") - pl.col("start_ts"))),
     )
     if report_workloads is not None and report_workloads.height:
         extra = report_workloads.select("task", "workload", "subtask", "pass_sla", "sla", "contexts")
