@@ -254,11 +254,11 @@ def _timelines(store: Store, sections: list[Section], its: dict[tuple[str, int],
 
 def _time_bins(store: Store) -> tuple[datetime, float] | None:
     """The run's first time and the width of one of TIME_BINS bins, in µs."""
-    span = store.scan("records").select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).collect().row(0)
-    if span[0] is None:
+    first, last = store.summary.first_ts, store.summary.last_ts  # the records' span, kept by the parse
+    if first is None or last is None:
         return None
-    width = max((span[1] - span[0]).total_seconds() * 1e6 / TIME_BINS, 1.0)
-    return span[0], width
+    width = max((last - first).total_seconds() * 1e6 / TIME_BINS, 1.0)
+    return first, width
 
 
 def _bin(col: str, t0: datetime, width: float) -> pl.Expr:

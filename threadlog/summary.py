@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +46,11 @@ class RecycledIdents:
     most_generations: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "most_generations": self.most_generations}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RecycledIdents:
-        return cls(count=data.get("count", 0), most_generations=data.get("most_generations", 0))
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ class IterationCounts:
     unfinished: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"total": self.total, "ok": self.ok, "error": self.error, "unfinished": self.unfinished}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IterationCounts:
-        return cls(**{k: data.get(k, 0) for k in ("total", "ok", "error", "unfinished")})
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
