@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from threadlog.keyed import PROC
+from threadlog.keyed import PROC, first_of, within
 from threadlog.markers import END, START
 from threadlog.reader import own_strings
 
@@ -70,10 +70,14 @@ class WindowAttribution:
         closed = pl.col("end_of").is_not_null()
         id_in = pl.when(opened).then(pl.col("row")).otherwise(0)
         id_out = pl.when(closed).then(pl.col("end_of")).otherwise(0)
+        # counted up to the record before, plus what this one closes; each process's records
+        # are one run in key order, so running sums restart at a run's first row, no windows
+        process = first_of(*PROC)
         ev = ev.with_columns(
             n_open=pl.col("n0").fill_null(0)
-            + (opened.cast(pl.Int64).cum_sum() - (closed.cast(pl.Int64).cum_sum() - closed.cast(pl.Int64))).over(PROC),
-            id_open=pl.col("id0").fill_null(0) + (id_in.cum_sum() - (id_out.cum_sum() - id_out)).over(PROC),
+            + within(process, opened.cast(pl.Int64) - closed.cast(pl.Int64))
+            + closed.cast(pl.Int64),
+            id_open=pl.col("id0").fill_null(0) + within(process, id_in - id_out) + id_out,
         )
         # "Iteration N raised ...": the open iteration of that number in the process
         raised = (
