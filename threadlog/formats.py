@@ -30,6 +30,7 @@ import pyparsing as pp
 
 from threadlog.errors import ThreadlogError
 from threadlog.segments import (
+    INSTANCE,
     LAZY,
     LEVEL,
     REQUEST_ID,
@@ -213,7 +214,7 @@ NATURAL = {
     "user_identity": LAZY,
     "global_request_id": WORD,
     # oslo's instance field renders as "[instance: UUID] " or nothing; keep just the UUID
-    "instance": r"(?:\[instance: (?P<instance>[^\]]*)\] )?",
+    "instance": rf"(?:{INSTANCE})?",
     # the level word oslo writes into exception-prefix lines (newer ERROR, older TRACE)
     "exc_level": r"(?:ERROR|TRACE)",
 }

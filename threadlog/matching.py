@@ -13,7 +13,7 @@ import zoneinfo
 import polars as pl
 
 from threadlog.formats import FLOATS, INTS, TIME_FIELDS, LinePattern
-from threadlog.segments import FastStep
+from threadlog.segments import INSTANCE, REQUEST_ID, FastStep
 
 __all__ = ["extract_fields", "time_expr"]
 
@@ -73,9 +73,7 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
     fast = (_extract_head if FastStep.TAIL in steps else _extract)(text, pattern.fast_regex)
     if FastStep.INSTANCE in steps:
         has = pl.col("message").str.starts_with("[instance: ")
-        inst = (
-            pl.when(has).then(pl.col("message")).str.extract_groups(r"^\[instance: (?P<instance>[^\]]*)\] (?P<rest>.*)")
-        )
+        inst = pl.when(has).then(pl.col("message")).str.extract_groups(rf"^{INSTANCE}(?P<rest>.*)")
         fast = (
             fast.with_columns(inst.alias("_inst"))
             .with_columns(
@@ -86,7 +84,8 @@ def _extract_fast_then_full(text: pl.Series, pattern: LinePattern) -> pl.DataFra
         )
     if FastStep.CONTEXT in steps:
         ctx = pl.col("oslo_context")
-        split = pl.when(ctx != "-").then(ctx).str.extract_groups(r"^(?P<request_id>[^\s\]:]+) (?P<user_identity>.*)$")
+        request = rf"^(?P<request_id>{REQUEST_ID}) (?P<user_identity>.*)$"
+        split = pl.when(ctx != "-").then(ctx).str.extract_groups(request)
         fast = fast.with_columns(split.alias("_ctx")).with_columns(
             request_id=pl.col("_ctx").struct.field("request_id"),
             user_identity=pl.col("_ctx").struct.field("user_identity"),

@@ -36,6 +36,7 @@ LEVEL = r"(?:[A-Z][A-Z0-9_]*|Level \d+)"
 PLAIN_LEVEL = r"[A-Z][A-Z0-9_]*"  # "Level 5" lines go to the full regex
 LAZY = r".*?"
 REQUEST_ID = r"[^\s\]:]+"  # no blank, "]" or ":" (so "[instance: UUID]" is never a request context)
+INSTANCE = r"\[instance: (?P<instance>[^\]]*)\] "  # oslo's %(instance)s, when it is set
 ANY_CONTEXT = r"[^\]]*"
 
 
