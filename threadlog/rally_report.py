@@ -62,11 +62,6 @@ WORKLOAD_SCHEMA = {
     "report_task": pl.Int64,
     "workload": pl.Int64,
     "subtask": pl.String,
-    "position": pl.Int64,
-    "scenario": pl.String,
-    "runner": pl.String,
-    "load_duration_s": pl.Float64,
-    "full_duration_s": pl.Float64,
     "pass_sla": pl.Boolean,
     "sla": SLA_TYPE,
     "contexts": CONTEXT_TYPE,
@@ -185,26 +180,17 @@ class _Flattener:
         w["workload"].append(number)
         if self.shape == "report":
             w["subtask"].append(subtask.get("title"))
-            w["position"].append(workload.get("position"))
-            w["scenario"].append(next(iter(workload["scenario"]), None))
-            w["runner"].append(next(iter(workload["runner"]), None))
             w["pass_sla"].append(workload.get("pass_sla"))
             w["sla"].append((workload.get("sla_results") or {}).get("sla", []))
             w["contexts"].append([_context(c) for c in workload.get("contexts_results") or []])
             data = workload["data"]
         else:
-            key = workload["key"]
             w["subtask"].append(None)
-            w["position"].append(key.get("pos"))
-            w["scenario"].append(key.get("name"))
-            w["runner"].append(key.get("kw", {}).get("runner", {}).get("type"))
             sla = workload.get("sla") or []
             w["pass_sla"].append(all(c.get("success") for c in sla) if sla else None)
             w["sla"].append(sla)
             w["contexts"].append([])
             data = workload["result"]
-        w["load_duration_s"].append(workload.get("load_duration"))
-        w["full_duration_s"].append(workload.get("full_duration"))
         self.data(task, number, data)
 
     def data(self, task: int, number: int, data: list[dict[str, Any]]) -> None:

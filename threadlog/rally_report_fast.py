@@ -43,8 +43,6 @@ _SCHEMA = {
                                 pl.Struct(
                                     {
                                         "position": pl.Int64,
-                                        "load_duration": pl.Float64,
-                                        "full_duration": pl.Float64,
                                         "pass_sla": pl.Boolean,
                                         "sla_results": pl.Struct(
                                             {"sla": WORKLOAD_SCHEMA["sla"]}  # criterion, success, detail
@@ -132,10 +130,6 @@ def read_report_fast(raw: bytes) -> tuple[list[str | None], pl.DataFrame, pl.Dat
     workload_rows = (
         workloads.join(contexts, on=["report_task", "workload"], how="left")
         .with_columns(
-            scenario=pl.lit(None, pl.String),
-            runner=pl.lit(None, pl.String),
-            load_duration_s="load_duration",
-            full_duration_s="full_duration",
             sla=pl.col("sla_results").struct.field("sla").fill_null([]),
             contexts=pl.col("contexts").fill_null([]),
         )
