@@ -629,3 +629,15 @@ def test_rejected_context_bracket_leaves_no_fields() -> None:
     row = extract_fields(pl.Series([line]), PRESETS["oslo"].headers[0]).row(0, named=True)
     assert row["_hit"] is False
     assert all(v is None for k, v in row.items() if k != "_hit")
+
+
+def test_a_repeated_asctime_reads_as_logging_writes_it_each_time():
+    """Without a datefmt, an asctime followed by ".%(msecs)03d" is read to the second; logging
+    writes every asctime of the format the same way (",mmm" included), so a second one must
+    accept that too."""
+    fmt = "%(asctime)s.%(msecs)03d %(levelname)s %(message)s (at %(asctime)s)"
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello", None, None)
+    line = logging.Formatter(fmt).format(record)
+    row = extract_fields(pl.Series("text", [line]), compile_format(fmt)).row(0, named=True)
+    assert (row["level"], row["message"]) == ("WARNING", "hello")
+    assert row["ts"] == datetime.fromtimestamp(record.created).replace(microsecond=int(record.msecs) * 1000)

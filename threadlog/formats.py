@@ -481,14 +481,16 @@ def compile_format(
     bases: dict[str, int] = {}
     grouped: dict[str, str] = {}
 
+    # the strftime format of every asctime: the given one, or one inferred from the first
+    # asctime's following ".%(msecs)03d"
+    first = next((i for i, t in enumerate(tokens) if isinstance(t, Field) and t.name == "asctime"), None)
+    asctime_datefmt = datefmt if first is None else _asctime_datefmt(tokens, first, datefmt)
+    inferred = datefmt is None and asctime_datefmt is not None
+
     def value(i: int, tok: Field) -> Value:
         """The field's segment; registers its group (a repeated field is matched, not captured)."""
-        nonlocal datefmt
-        given = datefmt
-        if tok.name == "asctime":
-            datefmt = _asctime_datefmt(tokens, i, datefmt)
-        pattern = _value_pattern(tok, datefmt)
-        if tok.name == "asctime" and given is None and datefmt is not None:
+        pattern = _value_pattern(tok, asctime_datefmt)
+        if tok.name == "asctime" and inferred:
             # logging itself, without a datefmt, still writes ",mmm" (which msecs repeats)
             pattern += r"(?:,\d{3})?"
         natural = pattern == NATURAL.get(tok.name)
@@ -500,7 +502,7 @@ def compile_format(
         repeated = group in groups
         if not repeated:
             groups[group] = tok.name
-            if tok.name == "asctime" and datefmt is None:
+            if tok.name == "asctime" and asctime_datefmt is None:
                 groups["asctime_ms"] = "asctime_ms"
             if not self_grouped and tok.conversion in ("x", "X", "o"):
                 bases[group] = 8 if tok.conversion == "o" else 16
@@ -550,7 +552,7 @@ def compile_format(
         style=style,
         regex=f"^{render_full(segments)}$",
         groups=groups,
-        datefmt=datefmt,
+        datefmt=asctime_datefmt,
         bases=bases,
         grouped=grouped,
         fast_regex=(f"^{fast}" if FastStep.TAIL in steps else f"^{fast}$") if steps else None,
