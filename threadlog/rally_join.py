@@ -123,7 +123,7 @@ def join_reports(iterations: pl.DataFrame, reports: list[RallyReport], utc_offse
         offset = utc_offset if utc_offset is not None else _infer_offset(report, log, rep)
         pairs, facts = _match(log, rep, offset, report)
         joined.append(pairs)
-        actions.append(_actions(report, tasks, pairs, offset))
+        actions.append(_actions(report, pairs, offset))
         workloads.append(report.workloads.join(tasks, on="report_task").drop("report_task"))
         summary.append(
             RallyJoin(
@@ -141,17 +141,15 @@ def join_reports(iterations: pl.DataFrame, reports: list[RallyReport], utc_offse
         raise ThreadlogError(
             f"{duplicated.height} log iterations matched iterations of two reports; give each run's report once"
         )
+    indexed = iterations.with_row_index("lid")
     table = (
-        iterations.with_row_index("lid")
-        .join(pairs, on="lid", how="left")
+        indexed.join(pairs, on="lid", how="left")
         .drop("lid")
         .with_columns(pl.col(name).cast(dtype) for name, dtype in RALLY_COLUMNS.items())
     )
-    keys = iterations.with_row_index("lid").select("lid", "task", "workload", "iteration")
     all_actions = (
         pl.concat(actions)
-        .drop("task", "workload")
-        .join(keys, on="lid")
+        .join(indexed.select("lid", "task", "workload", "iteration"), on="lid")
         .select(*ACTIONS_SCHEMA)
         .sort("task", "workload", "iteration", "seq")
     )
@@ -441,28 +439,23 @@ def _reasons(unmatched: pl.DataFrame, edges: pl.DataFrame) -> dict[str, int]:
     }
 
 
-def _actions(report: RallyReport, tasks: pl.DataFrame, pairs: pl.DataFrame, offset: int) -> pl.DataFrame:
-    """Atomic actions of joined iterations, on the log's clock, as Rally measured them."""
+def _actions(report: RallyReport, pairs: pl.DataFrame, offset: int) -> pl.DataFrame:
+    """Atomic actions of joined iterations (by the log iteration's ``lid``), on the log's
+    clock, as Rally measured them."""
     keys = (
         report.iterations.with_row_index("rid")
         .select("rid", "report_task", "workload", "row")
         .join(pairs.select("rid", "lid"), on="rid")
     )
-    return (
-        report.actions.join(keys, on=["report_task", "workload", "row"])
-        .join(tasks, on="report_task")
-        .select(
-            "task",
-            "workload",
-            "lid",
-            "name",
-            "parent",
-            "depth",
-            started_at=pl.from_epoch(((pl.col("started_at") * US).round().cast(pl.Int64) + offset), time_unit="us"),
-            finished_at=pl.from_epoch(((pl.col("finished_at") * US).round().cast(pl.Int64) + offset), time_unit="us"),
-            duration_s=pl.col("duration_s"),
-            failed=pl.col("failed"),
-            seq=pl.col("seq"),
-            parent_seq=pl.col("parent_seq"),
-        )
+    return report.actions.join(keys, on=["report_task", "workload", "row"]).select(
+        "lid",
+        "name",
+        "parent",
+        "depth",
+        started_at=pl.from_epoch(((pl.col("started_at") * US).round().cast(pl.Int64) + offset), time_unit="us"),
+        finished_at=pl.from_epoch(((pl.col("finished_at") * US).round().cast(pl.Int64) + offset), time_unit="us"),
+        duration_s=pl.col("duration_s"),
+        failed=pl.col("failed"),
+        seq=pl.col("seq"),
+        parent_seq=pl.col("parent_seq"),
     )
