@@ -13,6 +13,7 @@ from pathlib import Path
 
 from threadlog.errors import ThreadlogError
 from threadlog.formats import LinePattern, compile_format, without_context
+from threadlog.summary import FormatSummary
 
 __all__ = ["PRESETS", "LineGrammar", "grammar_from_format", "grammar_from_rally_conf", "preset"]
 
@@ -44,13 +45,9 @@ class LineGrammar:
             out |= p.attributes
         return out
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "formats": self.formats,
-            "exception_prefixes": [p.format for p in self.exceptions],
-            "detected": self.detected,
-        }
+    def describe(self) -> FormatSummary:
+        """What the parse summary says of the grammar."""
+        return FormatSummary(self.name, list(self.formats), [p.format for p in self.exceptions], self.detected)
 
 
 def _exception_patterns(prefix: str, style: str, datefmt: str | None) -> list[LinePattern]:

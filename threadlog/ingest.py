@@ -27,7 +27,7 @@ from threadlog.reader import CHUNK_BYTES, Source, open_source
 from threadlog.reconstruct import ReconstructOptions
 from threadlog.rotation import backwards_steps, order_by_time
 from threadlog.store import StoreWriter, previous_parse, resolve_store
-from threadlog.summary import FormatSummary, ParseSummary, ThreadFigures, Timings
+from threadlog.summary import ParseSummary, ThreadFigures, Timings
 from threadlog.workloads import WORKLOAD_MESSAGE_COLUMNS, WORKLOAD_MESSAGE_SCHEMA
 
 __all__ = ["IngestOptions", "ingest", "ingest_summary"]
@@ -301,7 +301,7 @@ def _summary(writer: StoreWriter, sources: list[Source], grammars: dict[str, Lin
         row.update(query.collect(engine="streaming").row(0, named=True))
     return ParseSummary(
         files=[s.name for s in sources],
-        format=FormatSummary.from_json(distinct[0].describe()),
+        format=distinct[0].describe(),
         # when a rotated set changed format on the way, which file was read with which
         format_per_file={name: g.name for name, g in grammars.items()} if len(distinct) > 1 else None,
         lines=stats.lines,
