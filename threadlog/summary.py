@@ -8,11 +8,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
+
+
+class _PlainJson:
+    """A dataclass of JSON values: written as its fields, read back from the keys it knows
+    (what another version of threadlog wrote and this one does not know is left out)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}  # type: ignore[attr-defined]
+        return cls(**known)
 
 
 @dataclass(frozen=True)
-class FormatSummary:
+class FormatSummary(_PlainJson):
     """The log format the parse read with, and whether it was detected or given."""
 
     name: str = ""
@@ -20,41 +33,17 @@ class FormatSummary:
     exception_prefixes: list[str] = field(default_factory=list)
     detected: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "formats": list(self.formats),
-            "exception_prefixes": list(self.exception_prefixes),
-            "detected": self.detected,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FormatSummary:
-        return cls(
-            name=data.get("name", ""),
-            formats=list(data.get("formats", [])),
-            exception_prefixes=list(data.get("exception_prefixes", [])),
-            detected=bool(data.get("detected", False)),
-        )
-
 
 @dataclass(frozen=True)
-class RecycledIdents:
+class RecycledIdents(_PlainJson):
     """Thread idents that stood for more than one logical thread."""
 
     count: int = 0
     most_generations: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecycledIdents:
-        return cls(**_known_fields(cls, data))
-
 
 @dataclass(frozen=True)
-class IterationCounts:
+class IterationCounts(_PlainJson):
     """Rally iterations found in the log, by how they ended."""
 
     total: int = 0
@@ -62,16 +51,9 @@ class IterationCounts:
     error: int = 0
     unfinished: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> IterationCounts:
-        return cls(**_known_fields(cls, data))
-
 
 @dataclass(frozen=True)
-class Timings:
+class Timings(_PlainJson):
     """Seconds spent in each phase of the parse; the optional phases ran only in some parses."""
 
     parse: float = 0.0
@@ -90,10 +72,6 @@ class Timings:
                 out[key] = value
         return out
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Timings:
-        return cls(**_known_fields(cls, data))
-
 
 @dataclass(frozen=True)
 class ThreadFigures:
@@ -107,7 +85,7 @@ class ThreadFigures:
 
 
 @dataclass(frozen=True)
-class RallyJoin:
+class RallyJoin(_PlainJson):
     """How one Rally report joined the log's iterations."""
 
     report: str = ""  # the report's file name
@@ -138,10 +116,6 @@ class RallyJoin:
             "utc_offset": self.utc_offset,
             "utc_offset_from": self.utc_offset_from,
         }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RallyJoin:
-        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -251,12 +225,6 @@ class ParseSummary:
             seconds=data.get("seconds", 0.0),
             store=data.get("store"),
         )
-
-
-def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """The keys of `data` that name fields of the dataclass `cls`: what another version of
-    threadlog wrote and this one does not know is left out."""
-    return {k: data[k] for k in cls.__dataclass_fields__ if k in data}  # type: ignore[attr-defined]
 
 
 def _time_text(value: datetime | None) -> str | None:
